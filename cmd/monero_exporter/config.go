@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/monero-ops/monero_exporter/monerod"
+)
+
+const passwordEnv = "MONEROD_RPC_PASSWORD"
+
+// config is everything the command line and the environment decide.
+type config struct {
+	rpcURL           *url.URL
+	rpcUser          string
+	rpcPassword      string
+	tlsCAFile        string
+	tlsSkipVerify    bool
+	timeout          time.Duration
+	timeoutOffset    time.Duration
+	maxConnections   int
+	maxResponseBytes int64
+	metricsPath      string
+	web              *web.FlagConfig
+	log              *promslog.Config
+}
+
+// errExit is returned by parseConfig when kingpin already answered (--help,
+// --version) and the program should exit with code.
+type errExit struct{ code int }
+
+func (e errExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// parseConfig reads flags from args and the environment through getenv. It
+// writes --help and --version output to out.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	app := kingpin.New("monero_exporter", "Prometheus exporter and health checks for the Monero daemon (monerod).")
+	app.UsageWriter(out)
+	app.ErrorWriter(out)
+	exitCode := -1
+	app.Terminate(func(code int) {
+		if exitCode < 0 {
+			exitCode = code
+		}
+	})
+	app.Version(version.Print("monero_exporter"))
+	app.HelpFlag.Short('h')
+
+	var (
+		rpcURL = app.Flag("monerod.rpc-url",
+			"monerod RPC address: a host (127.0.0.1), host:port, or an http:// or https:// URL. The port defaults to --monerod.rpc-port.").
+			Default("http://127.0.0.1").Envar("MONEROD_RPC_URL").String()
+		rpcPort = app.Flag("monerod.rpc-port", "monerod RPC port, used when --monerod.rpc-url names none.").
+			Default("18081").Envar("MONEROD_RPC_PORT").Int()
+		rpcUser = app.Flag("monerod.rpc-user",
+			"User for monerod's --rpc-login (HTTP Digest). The password comes from the environment variable "+passwordEnv+" or --monerod.rpc-password-file, never from a flag.").
+			Envar("MONEROD_RPC_USER").String()
+		passwordFile = app.Flag("monerod.rpc-password-file", "File holding the password for --monerod.rpc-user (a trailing newline is ignored).").
+				Envar("MONEROD_RPC_PASSWORD_FILE").String()
+		caFile = app.Flag("monerod.tls-ca-file", "PEM file of the CA that signed monerod's RPC certificate (https:// URLs).").
+			Envar("MONEROD_TLS_CA_FILE").String()
+		skipVerify = app.Flag("monerod.tls-insecure-skip-verify", "Accept any certificate from monerod (its self-made one cannot be verified).").
+				Envar("MONEROD_TLS_INSECURE_SKIP_VERIFY").Bool()
+		timeout = app.Flag("monerod.timeout", "Deadline for asking monerod when the request carries no X-Prometheus-Scrape-Timeout-Seconds header (health endpoints, manual scrapes).").
+			Default("10s").Envar("MONEROD_TIMEOUT").Duration()
+		offset = app.Flag("monerod.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time for sending the answer.").
+			Default("0.25s").Envar("MONEROD_TIMEOUT_OFFSET").Duration()
+		maxConns = app.Flag("monerod.max-connections", "Most connections kept open to monerod (it drops the 26th from one address).").
+				Default("8").Envar("MONEROD_MAX_CONNECTIONS").Int()
+		maxBody = app.Flag("monerod.max-response-size", "Largest monerod answer read; a larger one fails the call.").
+			Default("32MiB").Envar("MONEROD_MAX_RESPONSE_SIZE").Bytes()
+		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
+				Default("/metrics").Envar("WEB_TELEMETRY_PATH").String()
+	)
+	webFlags := kingpinflag.AddFlags(app, ":18091")
+	logCfg := &promslog.Config{}
+	promslogflag.AddFlags(app, logCfg)
+
+	_, err := app.Parse(args)
+	if exitCode >= 0 {
+		return nil, errExit{exitCode}
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := &config{
+		rpcUser:          *rpcUser,
+		tlsCAFile:        *caFile,
+		tlsSkipVerify:    *skipVerify,
+		timeout:          *timeout,
+		timeoutOffset:    *offset,
+		maxConnections:   *maxConns,
+		maxResponseBytes: int64(*maxBody),
+		metricsPath:      *metricsPath,
+		web:              webFlags,
+		log:              logCfg,
+	}
+	if cfg.rpcURL, err = monerod.ParseAddress(*rpcURL, *rpcPort); err != nil {
+		return nil, fmt.Errorf("--monerod.rpc-url: %w", err)
+	}
+	if cfg.rpcPassword, err = readPassword(*passwordFile, getenv); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.rpcUser == "" && cfg.rpcPassword != "":
+		return nil, errors.New("a monerod password is set but --monerod.rpc-user is empty")
+	case cfg.rpcUser != "" && strings.Contains(cfg.rpcUser, ":"):
+		return nil, errors.New("--monerod.rpc-user must not contain ':'; give the password through " + passwordEnv + " or --monerod.rpc-password-file")
+	case cfg.timeout <= 0:
+		return nil, fmt.Errorf("--monerod.timeout must be positive, got %s", cfg.timeout)
+	case cfg.timeoutOffset < 0:
+		return nil, fmt.Errorf("--monerod.timeout-offset must not be negative, got %s", cfg.timeoutOffset)
+	case cfg.maxConnections < 1 || cfg.maxConnections > 24:
+		return nil, fmt.Errorf("--monerod.max-connections must be 1-24 (monerod drops the 26th connection from one address), got %d", cfg.maxConnections)
+	case cfg.maxResponseBytes < int64(64*units.KiB):
+		return nil, fmt.Errorf("--monerod.max-response-size must be at least 64KiB, got %d bytes", cfg.maxResponseBytes)
+	case !strings.HasPrefix(cfg.metricsPath, "/"):
+		return nil, fmt.Errorf("--web.telemetry-path must start with '/', got %q", cfg.metricsPath)
+	}
+	if (cfg.tlsCAFile != "" || cfg.tlsSkipVerify) && cfg.rpcURL.Scheme != "https" {
+		return nil, errors.New("--monerod.tls-* options need an https:// --monerod.rpc-url")
+	}
+	return cfg, nil
+}
+
+// readPassword takes the password from a file or from the environment, never
+// both, so that the one in effect is never in doubt.
+func readPassword(file string, getenv func(string) string) (string, error) {
+	env := getenv(passwordEnv)
+	if file == "" {
+		return env, nil
+	}
+	if env != "" {
+		return "", errors.New("set the monerod password through " + passwordEnv + " or --monerod.rpc-password-file, not both")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		// The path is the operator's; the content is never shown.
+		return "", fmt.Errorf("--monerod.rpc-password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}

@@ -1,0 +1,177 @@
+// Command monero_exporter exports the state of a Monero daemon as Prometheus
+// metrics and health-check endpoints.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/monero-ops/monero_exporter/collector"
+	"github.com/monero-ops/monero_exporter/monerod"
+	"github.com/monero-ops/monero_exporter/snapshot"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the whole program; it returns the exit code.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		var exit errExit
+		if errors.As(err, &exit) {
+			return exit.code
+		}
+		fmt.Fprintf(stderr, "monero_exporter: error: %v\n", err)
+		return 1
+	}
+	cfg.log.Writer = stderr
+	logger := promslog.New(cfg.log)
+
+	handler, err := newHandler(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "monero_exporter: error: %v\n", err)
+		return 1
+	}
+	logger.Info("starting monero_exporter", "version", version.Info(), "monerod", cfg.rpcURL.String(),
+		"login", cfg.rpcUser != "")
+
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, cfg.web, logger) }()
+	select {
+	case err := <-serveErr:
+		logger.Error("server stopped", "err", err)
+		return 1
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		return 0
+	}
+}
+
+// newHandler wires the client, the snapshot source and the collectors into
+// the exporter's HTTP endpoints.
+func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
+	requests := collector.NewRPCRequestsCounter()
+	client, err := monerod.New(monerod.Config{
+		URL:                   cfg.rpcURL,
+		User:                  cfg.rpcUser,
+		Password:              cfg.rpcPassword,
+		TLSCAFile:             cfg.tlsCAFile,
+		TLSInsecureSkipVerify: cfg.tlsSkipVerify,
+		MaxConnections:        cfg.maxConnections,
+		MaxResponseBytes:      cfg.maxResponseBytes,
+		UserAgent:             "monero_exporter/" + version.Version,
+		OnCall: func(method, outcome string, _ time.Duration) {
+			requests.WithLabelValues(method, outcome).Inc()
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	source, err := snapshot.New(snapshot.Config{
+		Client:  client,
+		Timeout: cfg.timeout,
+		OnRefused: func(part string, err error) {
+			logger.Info("monerod refuses a part of the scrape; skipping it from now on", "part", part, "err", err)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	coll := collector.New(source, cfg.timeout)
+
+	static := prometheus.NewRegistry()
+	static.MustRegister(
+		requests,
+		versioncollector.NewCollector("monero_exporter"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+
+	mux := http.NewServeMux()
+	mux.Handle(cfg.metricsPath, promhttp.InstrumentMetricHandler(static,
+		metricsHandler(coll, static, cfg.timeout, cfg.timeoutOffset, logger)))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "Healthy\n")
+	})
+	if cfg.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Monero Exporter",
+			Description: "Prometheus exporter and health checks for monerod",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: cfg.metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Exporter liveness"},
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
+
+// metricsHandler serves one scrape: a registry made for the request holds
+// the collector bound to the scrape's deadline, beside the static registry
+// of the exporter's own metrics.
+func metricsHandler(coll *collector.Collector, static prometheus.Gatherer, timeout, offset time.Duration, logger *slog.Logger) http.Handler {
+	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelError)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, timeout, offset, logger))
+		defer cancel()
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(coll.ForContext(ctx)); err != nil {
+			http.Error(w, "registering the collector failed", http.StatusInternalServerError)
+			return
+		}
+		promhttp.HandlerFor(prometheus.Gatherers{static, reg}, promhttp.HandlerOpts{
+			ErrorLog:      errLog,
+			ErrorHandling: promhttp.ContinueOnError,
+		}).ServeHTTP(w, r)
+	})
+}
+
+// scrapeTimeout is Prometheus's scrape timeout minus the offset, or the
+// default timeout when the request does not say.
+func scrapeTimeout(r *http.Request, def, offset time.Duration, logger *slog.Logger) time.Duration {
+	h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if h == "" {
+		return def
+	}
+	secs, err := strconv.ParseFloat(h, 64)
+	if err != nil || secs <= 0 || secs > 24*3600 {
+		logger.Debug("ignoring a bad X-Prometheus-Scrape-Timeout-Seconds header", "value", h)
+		return def
+	}
+	t := time.Duration(secs * float64(time.Second))
+	if t > offset {
+		t -= offset
+	}
+	return t
+}

@@ -1,0 +1,256 @@
+// Package collector turns one snapshot of monerod into Prometheus metrics.
+package collector
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monero-ops/monero_exporter/monerod"
+	"github.com/monero-ops/monero_exporter/snapshot"
+)
+
+const namespace = "monero"
+
+// atomicUnitsPerXMR converts monerod's piconero amounts to XMR.
+const atomicUnitsPerXMR = 1e12
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+}
+
+// Descriptors, built once.
+var (
+	upDesc = desc("up",
+		"1 when monerod answered get_info in this scrape, else 0 (and the node metrics are absent).")
+	scrapeDurationDesc = desc("scrape_duration_seconds",
+		"Time this scrape spent obtaining the snapshot of monerod (shared with concurrent scrapes).")
+	rpcSuccessDesc = desc("rpc_call_success",
+		"1 when the RPC call made to monerod in this scrape succeeded, else 0. Calls whose answer is reused (it changes only with the tip) are not listed.", "method")
+	rpcDurationDesc = desc("rpc_call_duration_seconds",
+		"Duration of the RPC call made to monerod in this scrape.", "method")
+	partSuccessDesc = desc("scrape_collector_success",
+		"1 when the part of the scrape succeeded or was skipped because the node does not offer it, else 0.", "collector")
+	partDurationDesc = desc("scrape_collector_duration_seconds",
+		"Time the part of the scrape took.", "collector")
+	partSkippedDesc = desc("scrape_collector_skipped",
+		"1 when the part was not asked because the node does not offer it (restricted RPC), else 0.", "collector")
+
+	nodeInfoDesc = desc("node_info",
+		"Facts about the node, value 1. version is the daemon version from get_info; a restricted node hides it, so there it is the RPC version from get_version (\"rpc-MAJOR.MINOR\").",
+		"version", "nettype", "restricted")
+	heightDesc = desc("height",
+		"Blockchain height (number of blocks) known to the node, from get_info.height.")
+	targetHeightDesc = desc("target_height",
+		"Height the node is syncing towards, from get_info.target_height; monerod reports 0 when it knows no higher chain.")
+	synchronizedDesc = desc("synchronized",
+		"1 when monerod considers itself synchronized (get_info.synchronized).")
+	busySyncingDesc = desc("busy_syncing",
+		"1 while monerod is busy adding a batch of synced blocks (get_info.busy_syncing).")
+	offlineDesc = desc("offline",
+		"1 when monerod runs with --offline (get_info.offline).")
+	updateAvailableDesc = desc("update_available",
+		"1 when monerod knows of a newer release (get_info.update_available). Absent on restricted nodes, which hide it.")
+	difficultyDesc = desc("difficulty",
+		"Network difficulty for the next block, from get_info.wide_difficulty.")
+	blockTargetDesc = desc("block_target_seconds",
+		"Target time between blocks, from get_info.target.")
+	txPoolDesc = desc("tx_pool_transactions",
+		"Transactions in the node's pool, from get_info.tx_pool_size (a restricted node counts public ones only).")
+	transactionsDesc = desc("transactions_total",
+		"Transactions in the blockchain, coinbase excluded, from get_info.tx_count.")
+	altBlocksDesc = desc("alt_blocks",
+		"Alternative blocks known to the node, from get_info.alt_blocks_count. Absent on restricted nodes.")
+	weightLimitDesc = desc("block_weight_limit_bytes",
+		"Maximum block weight currently allowed, from get_info.block_weight_limit.")
+	weightMedianDesc = desc("block_weight_median_bytes",
+		"Median block weight, from get_info.block_weight_median.")
+
+	peersDesc = desc("peers",
+		"Open P2P connections by direction, from get_info incoming/outgoing_connections_count. Unrestricted nodes only.", "direction")
+	peerlistDesc = desc("peerlist_entries",
+		"Entries in the node's peer lists, from get_info white/grey_peerlist_size. Unrestricted nodes only.", "list")
+	rpcConnectionsDesc = desc("rpc_connections",
+		"Open RPC connections to the node, from get_info.rpc_connections_count. Unrestricted nodes only.")
+	startTimeDesc = desc("start_time_seconds",
+		"Unix time monerod started, from get_info.start_time. Unrestricted nodes only.")
+	databaseSizeDesc = desc("database_size_bytes",
+		"Size of the blockchain database, from get_info.database_size. Unrestricted nodes only (a restricted node rounds it up).")
+	freeSpaceDesc = desc("free_space_bytes",
+		"Free space on the disk holding the database, from get_info.free_space. Unrestricted nodes only.")
+
+	lastBlockTimestampDesc = desc("last_block_timestamp_seconds",
+		"Unix time in the header of the last block, from get_last_block_header.")
+	lastBlockAgeDesc = desc("last_block_age_seconds",
+		"Seconds from the last block's timestamp to this scrape (never negative).")
+	lastBlockSizeDesc = desc("last_block_size_bytes",
+		"Size of the last block, from get_last_block_header.block_size.")
+	lastBlockWeightDesc = desc("last_block_weight_bytes",
+		"Weight of the last block, from get_last_block_header.block_weight.")
+	lastBlockTxsDesc = desc("last_block_transactions",
+		"Transactions in the last block, coinbase excluded, from get_last_block_header.num_txes.")
+	lastBlockRewardDesc = desc("last_block_reward_xmr",
+		"Reward of the last block in XMR (subsidy plus fees), from get_last_block_header.reward.")
+
+	hardForkVersionDesc = desc("hard_fork_version",
+		"Current hard-fork version of the chain, from hard_fork_info.version.")
+)
+
+// Collector is a prometheus.Collector for one monerod. Collect fetches a
+// snapshot bounded by the collector's default timeout; ForContext gives one
+// bound to a scrape's own deadline.
+type Collector struct {
+	source  *snapshot.Source
+	timeout time.Duration
+	now     func() time.Time
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// New returns a Collector reading snapshots from source; timeout bounds a
+// Collect that has no deadline of its own.
+func New(source *snapshot.Source, timeout time.Duration) *Collector {
+	return &Collector{source: source, timeout: timeout, now: time.Now}
+}
+
+// Describe sends every descriptor the collector may use.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		upDesc, scrapeDurationDesc, rpcSuccessDesc, rpcDurationDesc, partSuccessDesc, partDurationDesc, partSkippedDesc,
+		nodeInfoDesc, heightDesc, targetHeightDesc, synchronizedDesc, busySyncingDesc, offlineDesc,
+		updateAvailableDesc, difficultyDesc, blockTargetDesc, txPoolDesc, transactionsDesc, altBlocksDesc,
+		weightLimitDesc, weightMedianDesc, peersDesc, peerlistDesc, rpcConnectionsDesc, startTimeDesc,
+		databaseSizeDesc, freeSpaceDesc, lastBlockTimestampDesc, lastBlockAgeDesc, lastBlockSizeDesc,
+		lastBlockWeightDesc, lastBlockTxsDesc, lastBlockRewardDesc, hardForkVersionDesc,
+	} {
+		ch <- d
+	}
+}
+
+// Collect fetches a snapshot within the default timeout and sends its metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	c.collect(ctx, ch)
+}
+
+// ForContext returns a prometheus.Collector whose Collect is bounded by ctx,
+// the scrape's own deadline.
+func (c *Collector) ForContext(ctx context.Context) prometheus.Collector {
+	return scrape{c: c, ctx: ctx}
+}
+
+type scrape struct {
+	c   *Collector
+	ctx context.Context
+}
+
+func (s scrape) Describe(ch chan<- *prometheus.Desc) { s.c.Describe(ch) }
+func (s scrape) Collect(ch chan<- prometheus.Metric) { s.c.collect(s.ctx, ch) }
+
+func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
+	start := time.Now()
+	snap := c.source.Get(ctx)
+	took := time.Since(start)
+	c.Emit(ch, snap)
+	ch <- gauge(scrapeDurationDesc, took.Seconds())
+	ch <- gauge(upDesc, b2f(snap.Up()))
+}
+
+// Emit sends the metrics of one snapshot, except monero_up and the scrape
+// duration, which belong to the scrape.
+func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
+	for _, call := range snap.Calls {
+		ch <- gauge(rpcSuccessDesc, b2f(call.Err == nil), call.Method)
+		ch <- gauge(rpcDurationDesc, call.Took.Seconds(), call.Method)
+	}
+	for name, st := range snap.Parts {
+		ch <- gauge(partSuccessDesc, b2f(st.Err == nil), name)
+		ch <- gauge(partDurationDesc, st.Took.Seconds(), name)
+		ch <- gauge(partSkippedDesc, b2f(st.Skipped), name)
+	}
+	if info := snap.Info; info != nil {
+		emitInfo(ch, info, snap.Version)
+	}
+	if h := snap.LastBlock; h != nil {
+		age := snap.Time.Sub(time.Unix(h.Timestamp, 0)).Seconds()
+		ch <- gauge(lastBlockTimestampDesc, float64(h.Timestamp))
+		ch <- gauge(lastBlockAgeDesc, max(age, 0))
+		ch <- gauge(lastBlockSizeDesc, float64(h.BlockSize))
+		ch <- gauge(lastBlockWeightDesc, float64(h.BlockWeight))
+		ch <- gauge(lastBlockTxsDesc, float64(h.NumTxes))
+		ch <- gauge(lastBlockRewardDesc, float64(h.Reward)/atomicUnitsPerXMR)
+	}
+	if hf := snap.HardFork; hf != nil {
+		ch <- gauge(hardForkVersionDesc, float64(hf.Version))
+	}
+}
+
+func emitInfo(ch chan<- prometheus.Metric, info *monerod.Info, rpcVersion *monerod.Version) {
+	version := ""
+	switch {
+	case info.Version != nil:
+		version = *info.Version
+	case rpcVersion != nil:
+		version = "rpc-" + rpcVersion.String()
+	}
+	ch <- gauge(nodeInfoDesc, 1, version, info.Nettype, strconv.FormatBool(info.Restricted))
+	ch <- gauge(heightDesc, float64(info.Height))
+	ch <- gauge(targetHeightDesc, float64(info.TargetHeight))
+	ch <- gauge(synchronizedDesc, b2f(info.Synchronized))
+	ch <- gauge(busySyncingDesc, b2f(info.BusySyncing))
+	ch <- gauge(offlineDesc, b2f(info.Offline))
+	ch <- gauge(difficultyDesc, info.Difficulty)
+	ch <- gauge(blockTargetDesc, float64(info.TargetSeconds))
+	ch <- gauge(txPoolDesc, float64(info.TxPoolSize))
+	ch <- prometheus.MustNewConstMetric(transactionsDesc, prometheus.CounterValue, float64(info.TxCount))
+	ch <- gauge(weightLimitDesc, float64(info.BlockWeightLimit))
+	ch <- gauge(weightMedianDesc, float64(info.BlockWeightMedian))
+	if info.UpdateAvailable != nil {
+		ch <- gauge(updateAvailableDesc, b2f(*info.UpdateAvailable))
+	}
+	optional := []struct {
+		d      *prometheus.Desc
+		v      *uint64
+		labels []string
+	}{
+		{altBlocksDesc, info.AltBlocks, nil},
+		{peersDesc, info.IncomingConnections, []string{"incoming"}},
+		{peersDesc, info.OutgoingConnections, []string{"outgoing"}},
+		{peerlistDesc, info.WhitePeerlistSize, []string{"white"}},
+		{peerlistDesc, info.GreyPeerlistSize, []string{"grey"}},
+		{rpcConnectionsDesc, info.RPCConnections, nil},
+		{startTimeDesc, info.StartTime, nil},
+		{databaseSizeDesc, info.DatabaseSize, nil},
+		{freeSpaceDesc, info.FreeSpace, nil},
+	}
+	for _, o := range optional {
+		if o.v != nil {
+			ch <- gauge(o.d, float64(*o.v), o.labels...)
+		}
+	}
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// NewRPCRequestsCounter returns monero_exporter_rpc_requests_total, the count
+// of calls really sent to monerod, for monerod.Config.OnCall to increment.
+func NewRPCRequestsCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Subsystem: "exporter",
+		Name:      "rpc_requests_total",
+		Help:      "RPC calls sent to monerod by this exporter, by method and outcome.",
+	}, []string{"method", "outcome"})
+}

@@ -1,0 +1,290 @@
+// Package snapshot asks monerod, once, everything the exporter needs to know
+// at one moment, and shares that answer with every request that arrives while
+// it is being fetched. Metrics and health are both computed from a Snapshot,
+// so they always agree.
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/monerod"
+)
+
+// Snapshot is what monerod answered at one moment. A nil pointer with a nil
+// error means "not asked" (the part is disabled, or the node does not offer
+// it); a non-nil error means the call failed.
+type Snapshot struct {
+	// Time is when the fetch started: the moment the snapshot describes.
+	Time time.Time
+	// Took is how long the fetch took.
+	Took time.Duration
+
+	// Info is get_info; InfoErr is why it is missing. The node is "up"
+	// exactly when Info is not nil.
+	Info    *monerod.Info
+	InfoErr error
+
+	// LastBlock and HardFork change only with the tip, so they are reused
+	// from the previous snapshot while the tip hash stays the same.
+	LastBlock    *monerod.BlockHeader
+	LastBlockErr error
+	HardFork     *monerod.HardForkInfo
+	HardForkErr  error
+	// Version is get_version, asked only of restricted nodes, whose get_info
+	// hides the daemon version.
+	Version    *monerod.Version
+	VersionErr error
+
+	// Connections is get_connections (unrestricted nodes, when a part
+	// needs it).
+	Connections    []monerod.Connection
+	ConnectionsErr error
+
+	// Calls lists every RPC call made for this snapshot, in completion order.
+	Calls []Call
+	// Parts tells how each enabled part went.
+	Parts map[string]PartStatus
+
+	mu sync.Mutex
+}
+
+// Up reports whether monerod answered get_info.
+func (s *Snapshot) Up() bool { return s.Info != nil }
+
+// Call is one RPC call made for a snapshot.
+type Call struct {
+	Method string
+	Took   time.Duration
+	Err    error
+}
+
+// PartStatus is how one part of the snapshot went.
+type PartStatus struct {
+	Took time.Duration
+	Err  error
+	// Skipped: the node does not offer what the part needs (restricted RPC),
+	// so it was not asked; this is not a failure.
+	Skipped bool
+}
+
+// call runs fn and records it in s.Calls.
+func (s *Snapshot) call(method string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	took := time.Since(start)
+	s.mu.Lock()
+	s.Calls = append(s.Calls, Call{Method: method, Took: took, Err: err})
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Snapshot) setPart(name string, st PartStatus) {
+	s.mu.Lock()
+	s.Parts[name] = st
+	s.mu.Unlock()
+}
+
+// ErrNoAnswer is the snapshot error of a request whose own deadline passed
+// before the shared fetch it joined had finished.
+var ErrNoAnswer = errors.New("no answer from monerod within the deadline")
+
+// Config configures a Source.
+type Config struct {
+	Client *monerod.Client
+	// Parts names the optional parts to fetch besides "info" (see Part*).
+	Parts []string
+	// Timeout bounds a fetch whose context has no deadline.
+	Timeout time.Duration
+	// OnRefused, when set, is called once each time a part is first found
+	// refused by the node (for a log line).
+	OnRefused func(part string, err error)
+}
+
+// Source hands out snapshots of one monerod. Concurrent Get calls that arrive
+// while a fetch is under way share its result, so a crowd of scrapers and
+// probes costs the node one set of calls.
+type Source struct {
+	client    *monerod.Client
+	parts     []part
+	timeout   time.Duration
+	onRefused func(string, error)
+
+	mu       sync.Mutex
+	inflight *flight
+
+	// Touched only by the one fetch running at a time.
+	prev       *Snapshot
+	restricted *bool // what the last get_info said
+
+	refusedMu sync.Mutex
+	refused   map[string]bool // parts the node refused
+}
+
+type flight struct {
+	done chan struct{}
+	snap *Snapshot
+}
+
+// New builds a Source. Unknown part names are an error.
+func New(cfg Config) (*Source, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("snapshot: no client")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	s := &Source{client: cfg.Client, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
+	for _, name := range cfg.Parts {
+		p, ok := knownParts[name]
+		if !ok {
+			return nil, fmt.Errorf("snapshot: unknown part %q", name)
+		}
+		s.parts = append(s.parts, p)
+	}
+	return s, nil
+}
+
+// Get returns a snapshot no older than the call: it joins a fetch already
+// under way or starts one. The fetch is bounded by ctx's deadline (or the
+// Source's timeout) but not cancelled with ctx, since others may share it.
+// When ctx ends first, Get returns a snapshot whose InfoErr says so.
+func (s *Source) Get(ctx context.Context) *Snapshot {
+	s.mu.Lock()
+	f := s.inflight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		s.inflight = f
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(s.timeout)
+		}
+		fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		go func() {
+			defer cancel()
+			f.snap = s.fetch(fctx)
+			s.mu.Lock()
+			s.inflight = nil
+			s.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.snap
+	case <-ctx.Done():
+		return &Snapshot{
+			Time:    time.Now(),
+			InfoErr: fmt.Errorf("%w: %w: %w", monerod.ErrTimeout, ErrNoAnswer, context.Cause(ctx)),
+			Parts:   map[string]PartStatus{},
+		}
+	}
+}
+
+// fetch makes one snapshot: get_info and the tip-independent parts in
+// parallel; then, only when the tip hash changed, what depends on the tip.
+func (s *Source) fetch(ctx context.Context) *Snapshot {
+	snap := &Snapshot{Time: time.Now(), Parts: make(map[string]PartStatus, len(s.parts)+1)}
+	var wg sync.WaitGroup
+	infoDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(infoDone)
+		snap.InfoErr = snap.call(monerod.MethodGetInfo, func() (err error) {
+			snap.Info, err = s.client.GetInfo(ctx)
+			return err
+		})
+	})
+	// On the very first fetch the node's kind is unknown: wait for get_info
+	// before asking what a restricted node would refuse. After that, the
+	// last answer decides, and a refusal is caught as it comes.
+	known := s.restricted != nil
+	if known {
+		s.startParts(ctx, &wg, snap, *s.restricted)
+	}
+	<-infoDone
+	if info := snap.Info; info != nil {
+		if s.restricted != nil && *s.restricted && !info.Restricted {
+			s.refusedMu.Lock()
+			clear(s.refused) // restarted without --restricted-rpc
+			s.refusedMu.Unlock()
+		}
+		s.restricted = &info.Restricted
+		if !known {
+			s.startParts(ctx, &wg, snap, info.Restricted)
+		}
+		s.fetchTip(ctx, snap)
+	} else {
+		snap.setPart(PartInfo, PartStatus{Took: time.Since(snap.Time), Err: snap.InfoErr})
+	}
+	wg.Wait()
+	snap.Took = time.Since(snap.Time)
+	if snap.Info != nil {
+		s.prev = snap
+	}
+	return snap
+}
+
+// fetchTip fills what changes only with the tip (the last block header, the
+// hard-fork state, and on restricted nodes the RPC version), reusing the
+// previous snapshot's answers while the tip hash is the same.
+func (s *Source) fetchTip(ctx context.Context, snap *Snapshot) {
+	info := snap.Info
+	if p := s.prev; p != nil && p.Info != nil && p.Info.TopBlockHash == info.TopBlockHash &&
+		p.LastBlock != nil && p.LastBlock.Hash == info.TopBlockHash && p.HardFork != nil &&
+		(!info.Restricted || p.Version != nil) {
+		snap.LastBlock, snap.HardFork, snap.Version = p.LastBlock, p.HardFork, p.Version
+		snap.setPart(PartInfo, PartStatus{Took: time.Since(snap.Time)})
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		snap.LastBlockErr = snap.call(monerod.MethodLastBlockHeader, func() (err error) {
+			snap.LastBlock, err = s.client.GetLastBlockHeader(ctx)
+			return err
+		})
+	})
+	wg.Go(func() {
+		snap.HardForkErr = snap.call(monerod.MethodHardForkInfo, func() (err error) {
+			snap.HardFork, err = s.client.HardForkInfo(ctx)
+			return err
+		})
+	})
+	if info.Restricted {
+		wg.Go(func() {
+			snap.VersionErr = snap.call(monerod.MethodGetVersion, func() (err error) {
+				snap.Version, err = s.client.GetVersion(ctx)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	snap.setPart(PartInfo, PartStatus{
+		Took: time.Since(snap.Time),
+		Err:  errors.Join(snap.LastBlockErr, snap.HardForkErr, snap.VersionErr),
+	})
+}
+
+// startParts starts every enabled optional part that the node is expected to
+// offer; the others are reported as skipped.
+func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap *Snapshot, restricted bool) {
+	for _, p := range s.parts {
+		if (p.unrestrictedOnly && restricted) || s.isRefused(p.name) {
+			snap.setPart(p.name, PartStatus{Skipped: true})
+			continue
+		}
+		wg.Go(func() {
+			start := time.Now()
+			err := p.fetch(ctx, s.client, snap)
+			st := PartStatus{Took: time.Since(start), Err: err}
+			if errors.Is(err, monerod.ErrMethodNotAvailable) {
+				s.markRefused(p.name, err)
+				st = PartStatus{Took: st.Took, Skipped: true}
+			}
+			snap.setPart(p.name, st)
+		})
+	}
+}

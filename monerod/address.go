@@ -28,7 +28,10 @@ func ParseAddress(addr string, defaultPort int) (*url.URL, error) {
 	if strings.Contains(addr, "://") {
 		return parseURL(addr, defaultPort)
 	}
-	if strings.ContainsAny(addr, "/?#@ \t") {
+	if strings.Contains(addr, "@") {
+		return nil, fmt.Errorf("monerod address must not carry credentials; use --monerod.rpc-user and MONEROD_RPC_PASSWORD or --monerod.rpc-password-file")
+	}
+	if strings.ContainsAny(addr, "/?# \t") {
 		return nil, fmt.Errorf("monerod address %q is neither host, host:port nor an http(s) URL", addr)
 	}
 	host, port, err := splitHostPort(addr, defaultPort)

@@ -108,11 +108,14 @@ func md5hex(s string) string {
 
 // authorize answers the challenge for one request, advancing the nonce count.
 func (d *digestState) authorize(user, password, method, uri string) string {
-	d.nc++
-	nc := fmt.Sprintf("%08x", d.nc)
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	cnonce := hex.EncodeToString(rnd[:])
+	return d.authorizeWith(user, password, method, uri, hex.EncodeToString(rnd[:]))
+}
+
+func (d *digestState) authorizeWith(user, password, method, uri, cnonce string) string {
+	d.nc++
+	nc := fmt.Sprintf("%08x", d.nc)
 	ha1 := md5hex(user + ":" + d.realm + ":" + password)
 	if strings.EqualFold(d.algorithm, "MD5-sess") {
 		ha1 = md5hex(ha1 + ":" + d.nonce + ":" + cnonce)

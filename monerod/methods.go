@@ -1,6 +1,9 @@
 package monerod
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Method names, as monerod knows them and as they appear in metric labels.
 const (
@@ -29,7 +32,11 @@ func (c *Client) GetInfo(ctx context.Context) (*Info, error) {
 	if err := c.CallJSONRPC(ctx, MethodGetInfo, nil, &r); err != nil {
 		return nil, err
 	}
-	return r.info()
+	info, err := r.info()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MethodGetInfo, err)
+	}
+	return info, nil
 }
 
 // GetLastBlockHeader calls get_last_block_header.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type Snapshot struct {
 	// needs it).
 	Connections    []monerod.Connection
 	ConnectionsErr error
+
+	// P2PErr is the result of a TCP connect to the node's P2P port (nil
+	// on success), meaningful only when P2PChecked.
+	P2PChecked bool
+	P2PErr     error
+	P2PTook    time.Duration
 
 	// Calls lists every RPC call made for this snapshot, in completion order.
 	Calls []Call
@@ -99,6 +106,9 @@ type Config struct {
 	Parts []string
 	// Timeout bounds a fetch whose context has no deadline.
 	Timeout time.Duration
+	// P2PAddress, when set, is dialled (TCP) in every snapshot to tell
+	// whether the node's P2P port accepts connections.
+	P2PAddress string
 	// OnRefused, when set, is called once each time a part is first found
 	// refused by the node (for a log line).
 	OnRefused func(part string, err error)
@@ -109,6 +119,7 @@ type Config struct {
 // probes costs the node one set of calls.
 type Source struct {
 	client    *monerod.Client
+	p2pAddr   string
 	parts     []part
 	timeout   time.Duration
 	onRefused func(string, error)
@@ -137,7 +148,7 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	s := &Source{client: cfg.Client, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
+	s := &Source{client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
 	for _, name := range cfg.Parts {
 		p, ok := knownParts[name]
 		if !ok {
@@ -198,6 +209,9 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 			return err
 		})
 	})
+	if s.p2pAddr != "" {
+		wg.Go(func() { s.dialP2P(ctx, snap) })
+	}
 	// On the very first fetch the node's kind is unknown: wait for get_info
 	// before asking what a restricted node would refuse. After that, the
 	// last answer decides, and a refusal is caught as it comes.
@@ -287,4 +301,16 @@ func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap *Snaps
 			snap.setPart(p.name, st)
 		})
 	}
+}
+
+// dialP2P checks that the node's P2P port accepts a TCP connection, then
+// closes it without speaking: what the older Python service's P2P check did.
+func (s *Source) dialP2P(ctx context.Context, snap *Snapshot) {
+	start := time.Now()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.p2pAddr)
+	if err == nil {
+		_ = conn.Close()
+	}
+	snap.P2PChecked, snap.P2PErr, snap.P2PTook = true, err, time.Since(start)
 }

@@ -162,11 +162,13 @@ func New(cfg Config) (*Source, error) {
 // Get returns a snapshot no older than the call: it joins a fetch already
 // under way or starts one. The fetch is bounded by ctx's deadline (or the
 // Source's timeout) but not cancelled with ctx, since others may share it.
-// When ctx ends first, Get returns a snapshot whose InfoErr says so.
+// A request that joined someone else's fetch and whose ctx ends first gets a
+// snapshot whose InfoErr says so.
 func (s *Source) Get(ctx context.Context) *Snapshot {
 	s.mu.Lock()
 	f := s.inflight
-	if f == nil {
+	leader := f == nil
+	if leader {
 		f = &flight{done: make(chan struct{})}
 		s.inflight = f
 		deadline, ok := ctx.Deadline()
@@ -184,6 +186,12 @@ func (s *Source) Get(ctx context.Context) *Snapshot {
 		}()
 	}
 	s.mu.Unlock()
+	if leader {
+		// The fetch ends by this request's own deadline; waiting for it
+		// keeps the record of which calls timed out.
+		<-f.done
+		return f.snap
+	}
 	select {
 	case <-f.done:
 		return f.snap

@@ -44,9 +44,9 @@ type errExit struct{ code int }
 
 func (e errExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-// parseConfig reads flags from args and the environment through getenv. It
-// writes --help and --version output to out.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+// parseConfig reads flags from args and the process environment. It writes
+// --help and --version output to out.
+func parseConfig(args []string, out io.Writer) (*config, error) {
 	app := kingpin.New("monero_exporter", "Prometheus exporter and health checks for the Monero daemon (monerod).")
 	app.UsageWriter(out)
 	app.ErrorWriter(out)
@@ -112,7 +112,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if cfg.rpcURL, err = monerod.ParseAddress(*rpcURL, *rpcPort); err != nil {
 		return nil, fmt.Errorf("--monerod.rpc-url: %w", err)
 	}
-	if cfg.rpcPassword, err = readPassword(*passwordFile, getenv); err != nil {
+	if cfg.rpcPassword, err = readPassword(*passwordFile); err != nil {
 		return nil, err
 	}
 	switch {
@@ -139,8 +139,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 
 // readPassword takes the password from a file or from the environment, never
 // both, so that the one in effect is never in doubt.
-func readPassword(file string, getenv func(string) string) (string, error) {
-	env := getenv(passwordEnv)
+func readPassword(file string) (string, error) {
+	env := os.Getenv(passwordEnv)
 	if file == "" {
 		return env, nil
 	}

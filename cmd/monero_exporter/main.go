@@ -29,12 +29,12 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run is the whole program; it returns the exit code.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig(args, getenv, stdout)
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, stdout)
 	if err != nil {
 		var exit errExit
 		if errors.As(err, &exit) {
@@ -150,7 +150,8 @@ func metricsHandler(coll *collector.Collector, static prometheus.Gatherer, timeo
 			http.Error(w, "registering the collector failed", http.StatusInternalServerError)
 			return
 		}
-		promhttp.HandlerFor(prometheus.Gatherers{static, reg}, promhttp.HandlerOpts{
+		// The scrape first, so that the request counters include its calls.
+		promhttp.HandlerFor(prometheus.Gatherers{reg, static}, promhttp.HandlerOpts{
 			ErrorLog:      errLog,
 			ErrorHandling: promhttp.ContinueOnError,
 		}).ServeHTTP(w, r)
@@ -165,7 +166,7 @@ func scrapeTimeout(r *http.Request, def, offset time.Duration, logger *slog.Logg
 		return def
 	}
 	secs, err := strconv.ParseFloat(h, 64)
-	if err != nil || secs <= 0 || secs > 24*3600 {
+	if err != nil || !(secs > 0 && secs <= 24*3600) { // also refuses NaN
 		logger.Debug("ignoring a bad X-Prometheus-Scrape-Timeout-Seconds header", "value", h)
 		return def
 	}

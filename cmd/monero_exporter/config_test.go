@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/promslog"
+)
+
+func TestParseConfig(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(*testing.T, *config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "http://127.0.0.1:18081" || c.timeout != 10*time.Second || c.timeoutOffset != 250*time.Millisecond ||
+				c.metricsPath != "/metrics" || c.maxConnections != 8 || c.rpcPassword != "" {
+				t.Fatalf("defaults: %+v", c)
+			}
+		}},
+		{name: "bare host and port flag", args: []string{"--monerod.rpc-url=10.0.0.5", "--monerod.rpc-port=18089"}, check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "http://10.0.0.5:18089" {
+				t.Fatalf("url %s", c.rpcURL)
+			}
+		}},
+		{name: "env", env: map[string]string{"MONEROD_RPC_URL": "https://node:443", "MONEROD_RPC_USER": "u", "MONEROD_RPC_PASSWORD": "p"}, check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "https://node:443" || c.rpcUser != "u" || c.rpcPassword != "p" {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{name: "port env applies to default host", env: map[string]string{"MONEROD_RPC_PORT": "28081"}, check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "http://127.0.0.1:28081" {
+				t.Fatalf("url %s", c.rpcURL)
+			}
+		}},
+		{name: "password file", args: []string{"--monerod.rpc-user=u", "--monerod.rpc-password-file=" + pwFile}, check: func(t *testing.T, c *config) {
+			if c.rpcPassword != "from-file" {
+				t.Fatalf("password %q", c.rpcPassword)
+			}
+		}},
+		{name: "file and env both", args: []string{"--monerod.rpc-user=u", "--monerod.rpc-password-file=" + pwFile}, env: map[string]string{"MONEROD_RPC_PASSWORD": "x"}, wantErr: "not both"},
+		{name: "missing password file", args: []string{"--monerod.rpc-user=u", "--monerod.rpc-password-file=/nonexistent/pw"}, wantErr: "no such file"},
+		{name: "password without user", env: map[string]string{"MONEROD_RPC_PASSWORD": "p"}, wantErr: "rpc-user is empty"},
+		{name: "user with colon", args: []string{"--monerod.rpc-user=u:hunter2"}, wantErr: "must not contain ':'"},
+		{name: "bad url", args: []string{"--monerod.rpc-url=ftp://x"}, wantErr: "scheme"},
+		{name: "bad port", args: []string{"--monerod.rpc-port=70000"}, wantErr: "out of range"},
+		{name: "port not a number", env: map[string]string{"MONEROD_RPC_PORT": "abc"}, wantErr: "abc"},
+		{name: "bad timeout", args: []string{"--monerod.timeout=0s"}, wantErr: "positive"},
+		{name: "unparsable timeout", args: []string{"--monerod.timeout=soon"}, wantErr: "soon"},
+		{name: "negative offset", args: []string{"--monerod.timeout-offset=-1s"}, wantErr: "negative"},
+		{name: "too many connections", args: []string{"--monerod.max-connections=30"}, wantErr: "1-24"},
+		{name: "tiny body cap", args: []string{"--monerod.max-response-size=1KiB"}, wantErr: "64KiB"},
+		{name: "tls on http", args: []string{"--monerod.tls-insecure-skip-verify"}, wantErr: "https"},
+		{name: "bad telemetry path", args: []string{"--web.telemetry-path=metrics"}, wantErr: "start with '/'"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown long flag"},
+		{name: "bad log level", args: []string{"--log.level=loud"}, wantErr: "loud"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var out bytes.Buffer
+			cfg, err := parseConfig(tt.args, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("error shows a password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
+
+func TestRunBadFlagExitsOneWithOneLine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"--monerod.rpc-url=http://u:hunter2@node"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit code %d", code)
+	}
+	if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines != 0 {
+		t.Fatalf("want one line, got %q", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "hunter2") {
+		t.Fatalf("the password is shown: %q", stderr.String())
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	t.Setenv("MONEROD_RPC_PASSWORD", "hunter2")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	help := stdout.String()
+	for _, want := range []string{"--monerod.rpc-url", "MONEROD_RPC_PASSWORD", "--web.listen-address", "--web.config.file", "--log.level", "--monerod.timeout-offset"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %s", want)
+		}
+	}
+	if strings.Contains(help, "hunter2") {
+		t.Fatal("--help shows the password")
+	}
+	stdout.Reset()
+	if code := run([]string{"--version"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "monero_exporter") {
+		t.Fatalf("--version: exit %d, %q", code, stdout.String())
+	}
+}
+
+func TestScrapeTimeout(t *testing.T) {
+	logger := promslog.NewNopLogger()
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 10 * time.Second},
+		{"5", 4750 * time.Millisecond},
+		{"0.5", 250 * time.Millisecond},
+		{"0.1", 100 * time.Millisecond}, // smaller than the offset: keep it whole
+		{"abc", 10 * time.Second},
+		{"-3", 10 * time.Second},
+		{"NaN", 10 * time.Second},
+		{"1e300", 10 * time.Second},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.header != "" {
+			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tt.header)
+		}
+		if got := scrapeTimeout(r, 10*time.Second, 250*time.Millisecond, logger); got != tt.want {
+			t.Errorf("header %q: got %s, want %s", tt.header, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/metrics.prom from a real node")
+
+// syncBuffer is a log sink the handler's goroutines may write to at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startExporter serves the exporter's handler, configured by args, with a
+// debug-level log captured for inspection.
+func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	cfg, err := parseConfig(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := newHandler(cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, logs
+}
+
+func scrape(t *testing.T, url string, header map[string]string) (string, map[string]*dto.MetricFamily) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", url+"/metrics", nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return string(body), mfs
+}
+
+// value returns the value of the series of name whose labels include want.
+func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
+	t.Helper()
+	mf, ok := mfs[name]
+	if !ok {
+		t.Fatalf("%s missing", name)
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for i := 0; i+1 < len(want); i += 2 {
+			if have[want[i]] != want[i+1] {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue()
+		}
+	}
+	t.Fatalf("%s%v missing", name, want)
+	return 0
+}
+
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not found, and CI is set: install Debian's prometheus package")
+		}
+		t.Skip("promtool not found (Debian package prometheus); skipping")
+	}
+	return p
+}
+
+func TestIntegrationMetricsMatchTheNode(t *testing.T) {
+	monerodtest.Require(t)
+	node := monerodtest.Start(t, monerodtest.Options{})
+	node.Mine(t, 5)
+	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL())
+	body, mfs := scrape(t, url, nil)
+
+	var info struct {
+		Height       uint64 `json:"height"`
+		TxPoolSize   uint64 `json:"tx_pool_size"`
+		DatabaseSize uint64 `json:"database_size"`
+	}
+	node.RPC(t, "get_info", nil, &info)
+	var hdr struct {
+		BlockHeader struct {
+			Timestamp int64  `json:"timestamp"`
+			Reward    uint64 `json:"reward"`
+			Weight    uint64 `json:"block_weight"`
+		} `json:"block_header"`
+	}
+	node.RPC(t, "get_last_block_header", nil, &hdr)
+	var hf struct {
+		Version uint64 `json:"version"`
+	}
+	node.RPC(t, "hard_fork_info", nil, &hf)
+
+	checks := []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"monero_up", nil, 1},
+		{"monero_height", nil, float64(info.Height)},
+		{"monero_tx_pool_transactions", nil, float64(info.TxPoolSize)},
+		{"monero_last_block_timestamp_seconds", nil, float64(hdr.BlockHeader.Timestamp)},
+		{"monero_last_block_weight_bytes", nil, float64(hdr.BlockHeader.Weight)},
+		{"monero_last_block_reward_xmr", nil, float64(hdr.BlockHeader.Reward) / 1e12},
+		{"monero_hard_fork_version", nil, float64(hf.Version)},
+		{"monero_synchronized", nil, 1},
+		{"monero_offline", nil, 1},
+		{"monero_node_info", []string{"nettype", "fakechain", "restricted", "false"}, 1},
+		{"monero_rpc_call_success", []string{"method", "get_info"}, 1},
+		{"monero_exporter_build_info", nil, 1},
+	}
+	for _, c := range checks {
+		if got := value(t, mfs, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %g, monerod says %g", c.name, c.labels, got, c.want)
+		}
+	}
+	if age := value(t, mfs, "monero_last_block_age_seconds"); age < 0 || age > 120 {
+		t.Errorf("last block age %g s for a block mined just now", age)
+	}
+	if n := value(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "success"); n < 1 {
+		t.Errorf("rpc_requests_total{get_info,success} = %g", n)
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "monero_database_size_bytes", "monero_free_space_bytes"} {
+		if _, ok := mfs[name]; !ok {
+			t.Errorf("%s missing", name)
+		}
+	}
+
+	// A block mined now shows in the very next scrape: no stale snapshot.
+	node.Mine(t, 1)
+	_, mfs = scrape(t, url, nil)
+	if got := value(t, mfs, "monero_height"); got != float64(info.Height+1) {
+		t.Errorf("after mining, height %g, want %d", got, info.Height+1)
+	}
+
+	// promtool's linter accepts the whole exposition.
+	cmd := exec.Command(promtool(t), "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	checkGolden(t, body, mfs)
+}
+
+// checkGolden keeps testdata/metrics.prom, a real scrape, in step with what
+// the exporter emits: a family added, removed or retyped fails the test
+// until the file is regenerated with -update. The mixin's tests read it.
+func checkGolden(t *testing.T, body string, mfs map[string]*dto.MetricFamily) {
+	t.Helper()
+	path := filepath.Join("testdata", "metrics.prom")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update)", err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	want, err := p.TextToMetricFamilies(bytes.NewReader(golden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := func(m map[string]*dto.MetricFamily) []string {
+		var out []string
+		for name, mf := range m {
+			if strings.HasPrefix(name, "monero_") {
+				out = append(out, fmt.Sprintf("%s %s", name, mf.GetType()))
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got, want := strings.Join(sig(mfs), "\n"), strings.Join(sig(want), "\n"); got != want {
+		t.Errorf("metric families differ from testdata/metrics.prom (rerun with -update if intended):\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestIntegrationRestrictedNode(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
+	url, logs := startExporter(t, "--monerod.rpc-url="+node.URL())
+	for range 2 {
+		_, mfs := scrape(t, url, nil)
+		if value(t, mfs, "monero_up") != 1 {
+			t.Fatal("restricted node not up")
+		}
+		for _, name := range []string{"monero_free_space_bytes", "monero_database_size_bytes", "monero_peers", "monero_start_time_seconds"} {
+			if _, ok := mfs[name]; ok {
+				t.Errorf("%s exported from a restricted node", name)
+			}
+		}
+		if mf := mfs["monero_exporter_rpc_requests_total"]; mf != nil {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "outcome" && l.GetValue() != "success" {
+						t.Errorf("a call was refused or failed: %v", m)
+					}
+				}
+			}
+		}
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", logs)
+	}
+}
+
+func TestIntegrationFrozenStoppedAndBack(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{KeepFakechain: true})
+	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.timeout-offset=0.2s")
+	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 1 {
+		t.Fatal("not up at start")
+	}
+
+	node.Freeze(t)
+	start := time.Now()
+	_, mfs := scrape(t, url, map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "1"})
+	took := time.Since(start)
+	if took > 1500*time.Millisecond {
+		t.Errorf("scrape of a frozen node took %s with a 1s scrape timeout", took)
+	}
+	if value(t, mfs, "monero_up") != 0 || value(t, mfs, "monero_rpc_call_success", "method", "get_info") != 0 {
+		t.Error("a frozen node is reported up")
+	}
+	if _, ok := mfs["monero_height"]; ok {
+		t.Error("node metrics exported while the node is frozen")
+	}
+	if n := value(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "timeout"); n < 1 {
+		t.Errorf("timeouts counted: %g", n)
+	}
+	node.Thaw(t)
+	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 1 {
+		t.Error("not up after thaw")
+	}
+
+	node.Stop(t)
+	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 0 {
+		t.Error("a stopped node is reported up")
+	}
+	node.Restart(t)
+	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 1 {
+		t.Error("not up after restart")
+	}
+}
+
+func TestIntegrationLoginPasswordNeverShown(t *testing.T) {
+	monerodtest.Require(t)
+	const secret = "pw-9f3b1c"
+	node := monerodtest.Start(t, monerodtest.Options{Login: "alice:" + secret})
+
+	t.Setenv("MONEROD_RPC_PASSWORD", "wrong-"+secret)
+	url, logs := startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.rpc-user=alice")
+	body, mfs := scrape(t, url, nil)
+	if value(t, mfs, "monero_up") != 0 {
+		t.Fatal("up with a wrong password")
+	}
+	if value(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "unauthorized") < 1 {
+		t.Error("401 not counted as unauthorized")
+	}
+	landing, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(landing.Body)
+	landing.Body.Close()
+	for where, text := range map[string]string{"metrics": body, "logs": logs.String(), "landing page": string(page)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the password appears in the %s", where)
+		}
+	}
+
+	t.Setenv("MONEROD_RPC_PASSWORD", secret)
+	url, logs = startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.rpc-user=alice")
+	body, mfs = scrape(t, url, nil)
+	if value(t, mfs, "monero_up") != 1 {
+		t.Fatal("not up with the right password")
+	}
+	if strings.Contains(body, secret) || strings.Contains(logs.String(), secret) {
+		t.Error("the password appears in metrics or logs")
+	}
+}

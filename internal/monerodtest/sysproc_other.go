@@ -1,0 +1,8 @@
+//go:build !linux
+
+package monerodtest
+
+import "syscall"
+
+// sysProcAttr has nothing to add where Pdeathsig does not exist.
+func sysProcAttr() *syscall.SysProcAttr { return nil }

@@ -1,0 +1,211 @@
+package monerod_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/monerod"
+)
+
+func clientFor(t *testing.T, n *monerodtest.Node, mut func(*monerod.Config)) *monerod.Client {
+	t.Helper()
+	u, err := monerod.ParseAddress(n.URL(), 18081)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := monerod.Config{URL: u}
+	if mut != nil {
+		mut(&cfg)
+	}
+	c, err := monerod.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestIntegrationUnrestricted(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{})
+	node.Mine(t, 5)
+	c := clientFor(t, node, nil)
+	ctx := t.Context()
+
+	info, err := c.GetInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Height       uint64 `json:"height"`
+		TopBlockHash string `json:"top_block_hash"`
+		Version      string `json:"version"`
+		DatabaseSize uint64 `json:"database_size"`
+	}
+	node.RPC(t, "get_info", nil, &raw)
+	if info.Height != raw.Height || info.Height != 6 || info.TopBlockHash != raw.TopBlockHash {
+		t.Fatalf("info height %d hash %s; monerod says %d %s", info.Height, info.TopBlockHash, raw.Height, raw.TopBlockHash)
+	}
+	if info.Restricted || info.Version == nil || *info.Version != raw.Version || info.DatabaseSize == nil || info.FreeSpace == nil || info.StartTime == nil {
+		t.Fatalf("unrestricted node lost fields: %+v", info)
+	}
+	if info.Difficulty != 1 || info.Nettype != "fakechain" {
+		t.Fatalf("difficulty %g nettype %q", info.Difficulty, info.Nettype)
+	}
+	hdr, err := c.GetLastBlockHeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Hash != info.TopBlockHash || hdr.Height != info.Height-1 || hdr.Reward == 0 {
+		t.Fatalf("header %+v does not match info", hdr)
+	}
+	if age := time.Since(time.Unix(hdr.Timestamp, 0)); age < -time.Minute || age > 5*time.Minute {
+		t.Fatalf("a block mined just now is %s old", age)
+	}
+	hf, err := c.HardForkInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hf.Version == 0 || hf.Status != "OK" {
+		t.Fatalf("hard fork %+v", hf)
+	}
+	conns, err := c.GetConnections(ctx)
+	if err != nil || conns == nil || len(conns) != 0 {
+		t.Fatalf("offline node connections = %v, %v; want an empty list", conns, err)
+	}
+}
+
+func TestIntegrationRestricted(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
+	c := clientFor(t, node, nil)
+	ctx := t.Context()
+	info, err := c.GetInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Restricted || info.Version != nil || info.FreeSpace != nil || info.DatabaseSize != nil ||
+		info.StartTime != nil || info.IncomingConnections != nil || info.RPCConnections != nil {
+		t.Fatalf("restricted node's masked fields were kept: %+v", info)
+	}
+	if _, err := c.GetConnections(ctx); !errors.Is(err, monerod.ErrMethodNotAvailable) {
+		t.Fatalf("get_connections on a restricted node: %v, want ErrMethodNotAvailable", err)
+	}
+	var out struct{ Status string }
+	if err := c.CallPath(ctx, "/get_peer_list", nil, &out); !errors.Is(err, monerod.ErrMethodNotAvailable) {
+		t.Fatalf("/get_peer_list on a restricted node: %v, want ErrMethodNotAvailable", err)
+	}
+	v, err := c.GetVersion(ctx)
+	if err != nil || v.Version == 0 {
+		t.Fatalf("get_version: %+v, %v", v, err)
+	}
+}
+
+func TestIntegrationDigestLogin(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{Login: "alice:s3cret-pw"})
+	ctx := t.Context()
+
+	right := clientFor(t, node, func(c *monerod.Config) { c.User, c.Password = "alice", "s3cret-pw" })
+	if _, err := right.GetInfo(ctx); err != nil {
+		t.Fatalf("right credentials: %v", err)
+	}
+	wrong := clientFor(t, node, func(c *monerod.Config) { c.User, c.Password = "alice", "nope" })
+	if _, err := wrong.GetInfo(ctx); !errors.Is(err, monerod.ErrUnauthorized) {
+		t.Fatalf("wrong password: %v, want ErrUnauthorized", err)
+	}
+	none := clientFor(t, node, nil)
+	if _, err := none.GetInfo(ctx); !errors.Is(err, monerod.ErrUnauthorized) {
+		t.Fatalf("no credentials: %v, want ErrUnauthorized", err)
+	}
+
+	// 50 concurrent calls, several rounds, through the default pool: every
+	// one must succeed although monerod binds each nonce to one connection.
+	const calls = 50
+	var failed []error
+	var mu sync.Mutex
+	for range 3 {
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Go(func() {
+				var err error
+				if i%2 == 0 {
+					_, err = right.GetInfo(ctx)
+				} else {
+					_, err = right.GetLastBlockHeader(ctx)
+				}
+				if err != nil {
+					mu.Lock()
+					failed = append(failed, err)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d concurrent calls failed; first: %v", len(failed), 3*calls, failed[0])
+	}
+}
+
+func TestIntegrationTLS(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	ca, cert, key := monerodtest.NewTLS(t)
+	node := monerodtest.Start(t, monerodtest.Options{TLSCertFile: cert, TLSKeyFile: key, TLSCAFile: ca})
+	ctx := t.Context()
+	verified := clientFor(t, node, func(c *monerod.Config) { c.TLSCAFile = ca })
+	if _, err := verified.GetInfo(ctx); err != nil {
+		t.Fatalf("with the CA file: %v", err)
+	}
+	unverified := clientFor(t, node, nil)
+	if _, err := unverified.GetInfo(ctx); !errors.Is(err, monerod.ErrTLS) {
+		t.Fatalf("without the CA file: %v, want ErrTLS", err)
+	}
+	skip := clientFor(t, node, func(c *monerod.Config) { c.TLSInsecureSkipVerify = true })
+	if _, err := skip.GetInfo(ctx); err != nil {
+		t.Fatalf("with skip-verify: %v", err)
+	}
+}
+
+func TestIntegrationStoppedAndFrozen(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{KeepFakechain: true})
+	c := clientFor(t, node, nil)
+	if _, err := c.GetInfo(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	node.Freeze(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	start := time.Now()
+	_, err := c.GetInfo(ctx)
+	cancel()
+	if !errors.Is(err, monerod.ErrTimeout) {
+		t.Fatalf("frozen node: %v, want ErrTimeout", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("a call to a frozen node took %s with a 300ms deadline", took)
+	}
+	node.Thaw(t)
+	if _, err := c.GetInfo(t.Context()); err != nil {
+		t.Fatalf("after thaw: %v", err)
+	}
+
+	node.Stop(t)
+	if _, err := c.GetInfo(t.Context()); !errors.Is(err, monerod.ErrUnreachable) {
+		t.Fatalf("stopped node: %v, want ErrUnreachable", err)
+	}
+	node.Restart(t)
+	if _, err := c.GetInfo(t.Context()); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+}

@@ -1,0 +1,231 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/monerod"
+)
+
+func newSource(t *testing.T, srvURL string, cfg Config) *Source {
+	t.Helper()
+	u, err := monerod.ParseAddress(srvURL, 18081)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := monerod.New(monerod.Config{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cfg.Client = c
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func serveFixture(t *testing.T, set, name string, before func()) http.HandlerFunc {
+	body := fixtures.Load(t, set, name)
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if before != nil {
+			before()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}
+}
+
+func methods(s *Snapshot) []string {
+	var out []string
+	for _, c := range s.Calls {
+		out = append(out, c.Method)
+	}
+	return out
+}
+
+func TestTipBoundAnswersReusedWhileTipUnchanged(t *testing.T) {
+	srv := fixtures.NewServer(t, "unrestricted", nil)
+	src := newSource(t, srv.URL, Config{})
+	first := src.Get(t.Context())
+	if !first.Up() || first.LastBlock == nil || first.HardFork == nil {
+		t.Fatalf("first snapshot incomplete: %+v", first)
+	}
+	if first.LastBlock.Hash != first.Info.TopBlockHash {
+		t.Fatalf("fixture tip mismatch")
+	}
+	second := src.Get(t.Context())
+	if got := methods(second); len(got) != 1 || got[0] != monerod.MethodGetInfo {
+		t.Fatalf("second snapshot called %v, want only get_info", got)
+	}
+	if second.LastBlock != first.LastBlock || second.HardFork != first.HardFork {
+		t.Fatal("tip-bound answers were not reused")
+	}
+	if srv.Calls("get_last_block_header") != 1 || srv.Calls("hard_fork_info") != 1 || srv.Calls("get_info") != 2 {
+		t.Fatalf("calls: header %d, hard fork %d, info %d", srv.Calls("get_last_block_header"), srv.Calls("hard_fork_info"), srv.Calls("get_info"))
+	}
+}
+
+func TestTipChangeRefetches(t *testing.T) {
+	info := string(fixtures.Load(t, "unrestricted", "get_info"))
+	var tip atomic.Value
+	tip.Store("")
+	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
+		"get_info": func(w http.ResponseWriter, _ *http.Request) {
+			body := info
+			if h := tip.Load().(string); h != "" {
+				i := strings.Index(body, `"top_block_hash": "`) + len(`"top_block_hash": "`)
+				body = body[:i] + h + body[i+64:]
+			}
+			_, _ = w.Write([]byte(body))
+		},
+	})
+	src := newSource(t, srv.URL, Config{})
+	src.Get(t.Context())
+	tip.Store(strings.Repeat("b", 64)) // a new block arrived
+	snap := src.Get(t.Context())
+	if srv.Calls("get_last_block_header") != 2 || srv.Calls("hard_fork_info") != 2 {
+		t.Fatalf("a new tip did not refetch: header %d hard fork %d", srv.Calls("get_last_block_header"), srv.Calls("hard_fork_info"))
+	}
+	// The header answered is not the new tip (a race monerod can show):
+	// it must not be cached under the new hash.
+	src.Get(t.Context())
+	if srv.Calls("get_last_block_header") != 3 {
+		t.Fatalf("a header of another tip was cached (calls %d)", srv.Calls("get_last_block_header"))
+	}
+	if snap.LastBlock == nil {
+		t.Fatal("no header")
+	}
+}
+
+func TestConcurrentGetsShareOneFetch(t *testing.T) {
+	gate := make(chan struct{})
+	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
+		"get_info": serveFixture(t, "unrestricted", "get_info", func() { <-gate }),
+	})
+	src := newSource(t, srv.URL, Config{})
+	const n = 20
+	snaps := make([]*Snapshot, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { snaps[i] = src.Get(t.Context()) })
+	}
+	time.Sleep(100 * time.Millisecond) // let every Get join
+	close(gate)
+	wg.Wait()
+	if got := srv.Calls("get_info"); got != 1 {
+		t.Fatalf("%d concurrent Gets made %d get_info calls, want 1", n, got)
+	}
+	for i, s := range snaps {
+		if s != snaps[0] || !s.Up() {
+			t.Fatalf("Get %d got another or a failed snapshot", i)
+		}
+	}
+	// Once it is done, the next Get asks again: no stale serving.
+	src.Get(t.Context())
+	if got := srv.Calls("get_info"); got != 2 {
+		t.Fatalf("a Get after the shared fetch made %d calls in all, want 2", got)
+	}
+}
+
+func TestJoinerWithShortDeadlineReturnsInTime(t *testing.T) {
+	release := make(chan struct{})
+	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
+		"get_info": serveFixture(t, "unrestricted", "get_info", func() { <-release }),
+	})
+	defer close(release)
+	src := newSource(t, srv.URL, Config{})
+	go src.Get(t.Context()) // the leader, with a long deadline
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	snap := src.Get(ctx)
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("joiner waited %s past its 50ms deadline", took)
+	}
+	if snap.Up() || !errors.Is(snap.InfoErr, ErrNoAnswer) || !errors.Is(snap.InfoErr, monerod.ErrTimeout) {
+		t.Fatalf("joiner snapshot: up=%t err=%v", snap.Up(), snap.InfoErr)
+	}
+}
+
+func TestRestrictedNodeIsNotAskedWhatItRefuses(t *testing.T) {
+	srv := fixtures.NewServer(t, "restricted", nil)
+	src := newSource(t, srv.URL, Config{Parts: []string{PartConnections}})
+	for range 3 {
+		snap := src.Get(t.Context())
+		if !snap.Up() || !snap.Info.Restricted {
+			t.Fatalf("snapshot: %+v", snap)
+		}
+		if st := snap.Parts[PartConnections]; !st.Skipped || st.Err != nil {
+			t.Fatalf("connections part on a restricted node: %+v", st)
+		}
+		if snap.Version == nil {
+			t.Fatal("no get_version on a restricted node")
+		}
+	}
+	if got := srv.Calls("get_connections"); got != 0 {
+		t.Fatalf("get_connections asked %d times of a restricted node", got)
+	}
+	if got := srv.Calls("get_version"); got != 1 {
+		t.Fatalf("get_version asked %d times, want once (reused with the tip)", got)
+	}
+}
+
+func TestRefusedPartSkippedAfterFirstRefusal(t *testing.T) {
+	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
+		"get_connections": serveFixture(t, fixtures.Errors, "method_not_found", nil),
+	})
+	var refusals atomic.Int64
+	src := newSource(t, srv.URL, Config{
+		Parts:     []string{PartConnections},
+		OnRefused: func(string, error) { refusals.Add(1) },
+	})
+	for range 4 {
+		snap := src.Get(t.Context())
+		if st := snap.Parts[PartConnections]; !st.Skipped || st.Err != nil {
+			t.Fatalf("refused part: %+v, want skipped without error", st)
+		}
+		if !snap.Up() {
+			t.Fatal("a refused part made the node look down")
+		}
+	}
+	if srv.Calls("get_connections") != 1 || refusals.Load() != 1 {
+		t.Fatalf("get_connections asked %d times, refusal told %d times; want 1 and 1", srv.Calls("get_connections"), refusals.Load())
+	}
+}
+
+func TestUnreachableNode(t *testing.T) {
+	srv := fixtures.NewServer(t, "unrestricted", nil)
+	url := srv.URL
+	srv.Close()
+	src := newSource(t, url, Config{Parts: []string{PartConnections}, P2PAddress: strings.TrimPrefix(url, "http://")})
+	snap := src.Get(t.Context())
+	if snap.Up() || !errors.Is(snap.InfoErr, monerod.ErrUnreachable) {
+		t.Fatalf("up=%t err=%v", snap.Up(), snap.InfoErr)
+	}
+	if st := snap.Parts[PartInfo]; st.Err == nil {
+		t.Fatal("info part reported success")
+	}
+	if !snap.P2PChecked || snap.P2PErr == nil {
+		t.Fatalf("p2p dial to a closed port: checked=%t err=%v", snap.P2PChecked, snap.P2PErr)
+	}
+	// The node's kind is unknown, so nothing but get_info was asked.
+	if got := methods(snap); len(got) != 1 {
+		t.Fatalf("calls to an unreachable node of unknown kind: %v", got)
+	}
+}
+
+func TestNewRejectsUnknownPart(t *testing.T) {
+	if _, err := New(Config{Client: &monerod.Client{}, Parts: []string{"nope"}}); err == nil {
+		t.Fatal("unknown part accepted")
+	}
+}

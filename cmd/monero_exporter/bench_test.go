@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+)
+
+// TestBenchReport is `make bench`: it measures the exporter, built as the
+// real binary and run as its own process, against a regtest monerod, and
+// prints figures. It asserts nothing about speed (machines differ); it runs
+// only when MONERO_EXPORTER_BENCH is set.
+func TestBenchReport(t *testing.T) {
+	if os.Getenv("MONERO_EXPORTER_BENCH") == "" {
+		t.Skip("set MONERO_EXPORTER_BENCH=1 (make bench) to measure")
+	}
+	monerodtest.Require(t)
+	samples := envInt("BENCH_SAMPLES", 500)
+	loadSeconds := envInt("BENCH_LOAD_SECONDS", 30)
+	loadClients := envInt("BENCH_LOAD_CLIENTS", 50)
+
+	node := monerodtest.Start(t, monerodtest.Options{})
+	node.Mine(t, 20)
+
+	bin := filepath.Join(t.TempDir(), "monero_exporter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
+	cmd := exec.Command(bin, "--monerod.rpc-url="+node.URL(), "--web.listen-address="+listen, "--log.level=warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + listen
+	waitUp(t, base+"/-/healthy")
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	get := func(url string) error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 && !strings.Contains(url, "/health") {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		return nil
+	}
+	rpcClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	rpc := func(method string) func() error {
+		body := []byte(`{"jsonrpc":"2.0","id":"0","method":"` + method + `"}`)
+		return func() error {
+			resp, err := rpcClient.Post(node.URL()+"/json_rpc", "application/json", bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		}
+	}
+	for range 20 { // warm up connections and caches
+		_ = get(base + "/metrics")
+	}
+	idleRSS := rss(t, cmd.Process.Pid)
+
+	type row struct {
+		name     string
+		med, p99 time.Duration
+	}
+	var rows []row
+	measure := func(name string, fn func() error) row {
+		d := timeN(t, samples, fn)
+		r := row{name, percentile(d, 50), percentile(d, 99)}
+		rows = append(rows, r)
+		return r
+	}
+	healthy := measure("GET /-/healthy (HTTP floor)", func() error { return get(base + "/-/healthy") })
+	var slowest row
+	for _, m := range benchRPCMethods {
+		if r := measure("RPC "+m+" direct to monerod", rpc(m)); r.med > slowest.med {
+			slowest = r
+		}
+	}
+	callsBefore := rpcRequests(t, base)
+	scrape := measure("GET /metrics", func() error { return get(base + "/metrics") })
+	callsPerScrape := (rpcRequests(t, base) - callsBefore) / float64(samples)
+	if benchHealthPath != "" {
+		measure("GET "+benchHealthPath, func() error { return get(base + benchHealthPath) })
+	}
+
+	// Load: many clients at once, for a fixed time.
+	callsBefore = rpcRequests(t, base)
+	var served, failed atomic.Int64
+	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(loadSeconds)*time.Second)
+	var wg sync.WaitGroup
+	for i := range loadClients {
+		wg.Go(func() {
+			path := "/metrics"
+			if benchHealthPath != "" && i%5 == 4 {
+				path = benchHealthPath
+			}
+			for ctx.Err() == nil {
+				if err := get(base + path); err != nil {
+					if ctx.Err() == nil {
+						failed.Add(1)
+					}
+					continue
+				}
+				served.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	callsUnderLoad := rpcRequests(t, base) - callsBefore
+	loadRSS := rss(t, cmd.Process.Pid)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nmonero_exporter bench (%d samples each; regtest monerod on loopback)\n", samples)
+	fmt.Fprintf(&b, "%-44s %10s %10s\n", "what", "median", "p99")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-44s %10s %10s\n", r.name, fmtDur(r.med), fmtDur(r.p99))
+	}
+	floor := healthy.med + slowest.med
+	fmt.Fprintf(&b, "\nscrape median / (HTTP floor + slowest RPC) = %s / (%s + %s) = %.2fx\n",
+		fmtDur(scrape.med), fmtDur(healthy.med), fmtDur(slowest.med), float64(scrape.med)/float64(floor))
+	fmt.Fprintf(&b, "RPC calls per sequential scrape: %.2f\n", callsPerScrape)
+	fmt.Fprintf(&b, "\nload: %d clients for %ds: %d requests served (%.0f/s), %d errors, %.0f RPC calls = %.3f per request\n",
+		loadClients, loadSeconds, served.Load(), float64(served.Load())/float64(loadSeconds), failed.Load(),
+		callsUnderLoad, callsUnderLoad/float64(max(served.Load(), 1)))
+	fmt.Fprintf(&b, "resident memory: idle %.1f MiB, after load %.1f MiB\n", idleRSS, loadRSS)
+	fmt.Print(b.String())
+}
+
+// What /metrics asks of monerod, and the health endpoint, for the bench.
+var (
+	benchRPCMethods = []string{"get_info", "get_last_block_header", "hard_fork_info"}
+	benchHealthPath = ""
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	for range 100 {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered", url)
+}
+
+func timeN(t *testing.T, n int, fn func() error) []time.Duration {
+	t.Helper()
+	out := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		if err := fn(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, time.Since(start))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func percentile(sorted []time.Duration, p int) time.Duration {
+	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
+}
+
+func fmtDur(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/1e6) }
+
+// rss reads a process's resident memory in MiB from /proc.
+func rss(t *testing.T, pid int) float64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// rpcRequests sums monero_exporter_rpc_requests_total from the exporter.
+func rpcRequests(t *testing.T, base string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "monero_exporter_rpc_requests_total{") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}

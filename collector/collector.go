@@ -104,15 +104,16 @@ var (
 type Collector struct {
 	source  *snapshot.Source
 	timeout time.Duration
-	now     func() time.Time
+	parts   []string // optional parts whose metrics are emitted
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
 // New returns a Collector reading snapshots from source; timeout bounds a
-// Collect that has no deadline of its own.
-func New(source *snapshot.Source, timeout time.Duration) *Collector {
-	return &Collector{source: source, timeout: timeout, now: time.Now}
+// Collect that has no deadline of its own. parts names the optional parts
+// (snapshot.Part*) whose metrics it emits; the source must fetch them.
+func New(source *snapshot.Source, timeout time.Duration, parts ...string) *Collector {
+	return &Collector{source: source, timeout: timeout, parts: parts}
 }
 
 // Describe sends every descriptor the collector may use.
@@ -126,6 +127,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		lastBlockWeightDesc, lastBlockTxsDesc, lastBlockRewardDesc, hardForkVersionDesc,
 	} {
 		ch <- d
+	}
+	for _, p := range c.parts {
+		for _, d := range breadthDescs[p] {
+			ch <- d
+		}
 	}
 }
 
@@ -185,6 +191,11 @@ func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	}
 	if hf := snap.HardFork; hf != nil {
 		ch <- gauge(hardForkVersionDesc, float64(hf.Version))
+	}
+	for _, p := range c.parts {
+		if emit := emitters[p]; emit != nil {
+			emit(ch, snap)
+		}
 	}
 }
 

@@ -45,6 +45,19 @@ type Snapshot struct {
 	Connections    []monerod.Connection
 	ConnectionsErr error
 
+	// The optional parts' answers (see Part*); nil when not asked or failed
+	// (the part's status in Parts tells which).
+	TxPoolStats *monerod.TxPoolStats
+	TxPool      []monerod.PoolTx // fetched again only when TxPoolStats change
+	Block       *monerod.Block   // the tip, when the last_block part is on
+	BlockTxs    []monerod.Tx     // the tip's transactions
+	NetStats    *monerod.NetStats
+	PeerList    *monerod.PeerList
+	Bans        []monerod.Ban
+	RPCAccess   []monerod.RPCAccess
+	Mining      *monerod.MiningStatus
+	Fee         *monerod.FeeEstimate
+
 	// P2PErr is the result of a TCP connect to the node's P2P port (nil
 	// on success), meaningful only when P2PChecked.
 	P2PChecked bool
@@ -223,9 +236,10 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	// On the very first fetch the node's kind is unknown: wait for get_info
 	// before asking what a restricted node would refuse. After that, the
 	// last answer decides, and a refusal is caught as it comes.
+	prev := s.prev
 	known := s.restricted != nil
 	if known {
-		s.startParts(ctx, &wg, snap, *s.restricted)
+		s.startParts(ctx, &wg, snap, prev, *s.restricted, false)
 	}
 	<-infoDone
 	if info := snap.Info; info != nil {
@@ -236,9 +250,10 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 		}
 		s.restricted = &info.Restricted
 		if !known {
-			s.startParts(ctx, &wg, snap, info.Restricted)
+			s.startParts(ctx, &wg, snap, prev, info.Restricted, false)
 		}
-		s.fetchTip(ctx, snap)
+		s.startParts(ctx, &wg, snap, prev, info.Restricted, true)
+		s.fetchTip(ctx, snap, prev)
 	} else {
 		snap.setPart(PartInfo, PartStatus{Took: time.Since(snap.Time), Err: snap.InfoErr})
 	}
@@ -253,9 +268,9 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 // fetchTip fills what changes only with the tip (the last block header, the
 // hard-fork state, and on restricted nodes the RPC version), reusing the
 // previous snapshot's answers while the tip hash is the same.
-func (s *Source) fetchTip(ctx context.Context, snap *Snapshot) {
+func (s *Source) fetchTip(ctx context.Context, snap, prev *Snapshot) {
 	info := snap.Info
-	if p := s.prev; p != nil && p.Info != nil && p.Info.TopBlockHash == info.TopBlockHash &&
+	if p := prev; p != nil && p.Info != nil && p.Info.TopBlockHash == info.TopBlockHash &&
 		p.LastBlock != nil && p.LastBlock.Hash == info.TopBlockHash && p.HardFork != nil &&
 		(!info.Restricted || p.Version != nil) {
 		snap.LastBlock, snap.HardFork, snap.Version = p.LastBlock, p.HardFork, p.Version
@@ -290,17 +305,27 @@ func (s *Source) fetchTip(ctx context.Context, snap *Snapshot) {
 	})
 }
 
-// startParts starts every enabled optional part that the node is expected to
-// offer; the others are reported as skipped.
-func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap *Snapshot, restricted bool) {
+// startParts starts the enabled optional parts of one kind (tip-bound or
+// not) that the node is expected to offer; the others are reported as
+// skipped. Tip-bound parts reuse the previous answer while the tip is the same.
+func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot, restricted, tipBound bool) {
+	// Only tip-bound parts run after get_info, so only they may read it.
+	sameTip := tipBound && prev != nil && prev.Info != nil && snap.Info != nil && prev.Info.TopBlockHash == snap.Info.TopBlockHash
 	for _, p := range s.parts {
+		if p.tipBound != tipBound {
+			continue
+		}
 		if (p.unrestrictedOnly && restricted) || s.isRefused(p.name) {
 			snap.setPart(p.name, PartStatus{Skipped: true})
 			continue
 		}
+		if tipBound && sameTip && p.carry(prev, snap) {
+			snap.setPart(p.name, PartStatus{})
+			continue
+		}
 		wg.Go(func() {
 			start := time.Now()
-			err := p.fetch(ctx, s.client, snap)
+			err := p.fetch(ctx, s.client, snap, prev)
 			st := PartStatus{Took: time.Since(start), Err: err}
 			if errors.Is(err, monerod.ErrMethodNotAvailable) {
 				s.markRefused(p.name, err)

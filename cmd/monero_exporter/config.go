@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/monero-ops/monero_exporter/monerod"
+	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 const passwordEnv = "MONEROD_RPC_PASSWORD"
@@ -34,6 +35,7 @@ type config struct {
 	maxConnections   int
 	maxResponseBytes int64
 	metricsPath      string
+	collectors       []string // optional parts switched on, sorted
 	web              *web.FlagConfig
 	log              *promslog.Config
 }
@@ -85,6 +87,16 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 				Default("/metrics").Envar("WEB_TELEMETRY_PATH").String()
 	)
+	collectorFlags := map[string]*bool{}
+	for _, c := range collectorDefaults {
+		def := "false"
+		if c.on {
+			def = "true"
+		}
+		collectorFlags[c.name] = app.Flag("collector."+c.name,
+			fmt.Sprintf("The %s collector: %s. Default: %s.", c.name, c.help, map[bool]string{true: "on", false: "off"}[c.on])).
+			Default(def).Bool()
+	}
 	webFlags := kingpinflag.AddFlags(app, ":18091")
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
@@ -108,6 +120,11 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		metricsPath:      *metricsPath,
 		web:              webFlags,
 		log:              logCfg,
+	}
+	for _, c := range collectorDefaults {
+		if *collectorFlags[c.name] {
+			cfg.collectors = append(cfg.collectors, c.name)
+		}
 	}
 	if cfg.rpcURL, err = monerod.ParseAddress(*rpcURL, *rpcPort); err != nil {
 		return nil, fmt.Errorf("--monerod.rpc-url: %w", err)
@@ -135,6 +152,25 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("--monerod.tls-* options need an https:// --monerod.rpc-url")
 	}
 	return cfg, nil
+}
+
+// collectorDefaults lists the optional collectors in the order they are
+// documented, with what they ask of monerod. "info" is always on: monero_up
+// and the health checks need it.
+var collectorDefaults = []struct {
+	name string
+	on   bool
+	help string
+}{
+	{snapshot.PartTxPool, true, "get_transaction_pool_stats every scrape; get_transaction_pool when the pool changed"},
+	{snapshot.PartLastBlock, true, "get_block and get_transactions when the tip changes"},
+	{snapshot.PartConnections, true, "get_connections; unrestricted nodes"},
+	{snapshot.PartNet, true, "get_net_stats; unrestricted nodes"},
+	{snapshot.PartPeerList, false, "get_peer_list; unrestricted nodes"},
+	{snapshot.PartBans, true, "get_bans; unrestricted nodes"},
+	{snapshot.PartRPCAccess, false, "rpc_access_tracking; unrestricted nodes"},
+	{snapshot.PartMining, true, "mining_status; unrestricted nodes"},
+	{snapshot.PartFee, true, "get_fee_estimate when the tip changes"},
 }
 
 // readPassword takes the password from a file or from the environment, never

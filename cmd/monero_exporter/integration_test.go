@@ -133,7 +133,9 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	monerodtest.Require(t)
 	node := monerodtest.Start(t, monerodtest.Options{})
 	node.Mine(t, 5)
-	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL())
+	// Every collector on, the off-by-default ones too, so that the golden
+	// file lists every family the mixin may use.
+	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--collector.peerlist", "--collector.rpc_access")
 	body, mfs := scrape(t, url, nil)
 
 	var info struct {

@@ -94,6 +94,7 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	}
 	source, err := snapshot.New(snapshot.Config{
 		Client:  client,
+		Parts:   cfg.collectors,
 		Timeout: cfg.timeout,
 		OnRefused: func(part string, err error) {
 			logger.Info("monerod refuses a part of the scrape; skipping it from now on", "part", part, "err", err)
@@ -102,7 +103,7 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll := collector.New(source, cfg.timeout)
+	coll := collector.New(source, cfg.timeout, cfg.collectors...)
 
 	static := prometheus.NewRegistry()
 	static.MustRegister(

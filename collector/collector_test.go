@@ -29,7 +29,7 @@ func newCollector(t *testing.T, url string, parts ...string) *Collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(src, 5*time.Second)
+	return New(src, 5*time.Second, parts...)
 }
 
 // Values as recorded from a real unrestricted regtest node (see

@@ -1,0 +1,159 @@
+package collector
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/snapshot"
+)
+
+// TestIntegrationBreadthMatchesNode fills a real regtest node's pool with
+// wallet transfers, mines some into a block, and checks each collector's
+// values against what monerod answers directly.
+func TestIntegrationBreadthMatchesNode(t *testing.T) {
+	monerodtest.Require(t)
+	monerodtest.RequireWallet(t)
+	node := monerodtest.Start(t, monerodtest.Options{})
+	wallet := monerodtest.StartWallet(t, node)
+	wallet.Fund(t, node, 20)
+	for i := range 3 {
+		wallet.Transfer(t, monerodtest.DonationAddress, uint64(i+1)*1e12)
+	}
+	node.Mine(t, 1) // the tip now holds these transfers
+	for i := range 2 {
+		wallet.Refresh(t)
+		wallet.Transfer(t, monerodtest.DonationAddress, uint64(i+1)*1e11)
+	}
+
+	c := newCollector(t, node.URL(), snapshot.PartNames()...)
+	mfs := families(t, c)
+
+	var stats struct {
+		PoolStats struct {
+			BytesTotal float64 `json:"bytes_total"`
+			FeeTotal   float64 `json:"fee_total"`
+			TxsTotal   uint64  `json:"txs_total"`
+		} `json:"pool_stats"`
+	}
+	node.Post(t, "/get_transaction_pool_stats", nil, &stats)
+	if stats.PoolStats.TxsTotal != 2 {
+		t.Fatalf("pool holds %d transactions, want the 2 just sent", stats.PoolStats.TxsTotal)
+	}
+	if got := metric(t, mfs, "monero_tx_pool_size_bytes").GetGauge().GetValue(); got != stats.PoolStats.BytesTotal {
+		t.Errorf("pool bytes %g, monerod says %g", got, stats.PoolStats.BytesTotal)
+	}
+	if got := metric(t, mfs, "monero_tx_pool_fees_xmr").GetGauge().GetValue(); !near(got, stats.PoolStats.FeeTotal/1e12) {
+		t.Errorf("pool fees %g, monerod says %g", got, stats.PoolStats.FeeTotal/1e12)
+	}
+	if got := metric(t, mfs, "monero_tx_pool_transaction_age_seconds").GetHistogram().GetSampleCount(); got != stats.PoolStats.TxsTotal {
+		t.Errorf("age histogram counts %d, pool has %d", got, stats.PoolStats.TxsTotal)
+	}
+
+	var hdr struct {
+		BlockHeader struct {
+			Hash    string  `json:"hash"`
+			NumTxes uint64  `json:"num_txes"`
+			Reward  float64 `json:"reward"`
+		} `json:"block_header"`
+	}
+	node.RPC(t, "get_last_block_header", nil, &hdr)
+	var block struct {
+		TxHashes []string `json:"tx_hashes"`
+	}
+	node.RPC(t, "get_block", map[string]string{"hash": hdr.BlockHeader.Hash}, &block)
+	var txs struct {
+		Txs []struct {
+			AsJSON string `json:"as_json"`
+		} `json:"txs"`
+	}
+	node.Post(t, "/get_transactions", map[string]any{"txs_hashes": block.TxHashes, "decode_as_json": true}, &txs)
+	var fees float64
+	for _, tx := range txs.Txs {
+		var j struct {
+			RCT struct {
+				Fee float64 `json:"txnFee"`
+			} `json:"rct_signatures"`
+		}
+		if err := json.Unmarshal([]byte(tx.AsJSON), &j); err != nil {
+			t.Fatal(err)
+		}
+		fees += j.RCT.Fee
+	}
+	if hdr.BlockHeader.NumTxes != 3 || len(txs.Txs) != 3 {
+		t.Fatalf("tip holds %d transactions, want 3", hdr.BlockHeader.NumTxes)
+	}
+	if got := metric(t, mfs, "monero_last_block_fees_xmr").GetGauge().GetValue(); !near(got, fees/1e12) || fees == 0 {
+		t.Errorf("last block fees %g, monerod says %g", got, fees/1e12)
+	}
+	if got := metric(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (hdr.BlockHeader.Reward-fees)/1e12) {
+		t.Errorf("subsidy %g, want %g", got, (hdr.BlockHeader.Reward-fees)/1e12)
+	}
+	if got := metric(t, mfs, "monero_last_block_transaction_inputs").GetHistogram().GetSampleCount(); got != 3 {
+		t.Errorf("inputs histogram counts %d transactions", got)
+	}
+
+	var fee struct {
+		Fees []float64 `json:"fees"`
+	}
+	node.RPC(t, "get_fee_estimate", nil, &fee)
+	if got := metric(t, mfs, "monero_fee_per_byte_xmr", "priority", "normal").GetGauge().GetValue(); !near(got, fee.Fees[1]/1e12) {
+		t.Errorf("normal fee %g, monerod says %g", got, fee.Fees[1]/1e12)
+	}
+	var mining struct {
+		Active  bool    `json:"active"`
+		Threads float64 `json:"threads_count"`
+	}
+	node.Post(t, "/mining_status", nil, &mining)
+	if got := metric(t, mfs, "monero_mining_threads").GetGauge().GetValue(); got != mining.Threads {
+		t.Errorf("mining threads %g, monerod says %g", got, mining.Threads)
+	}
+	// An offline node: no peers, no bans, no traffic.
+	if got := metric(t, mfs, "monero_connections", "direction", "outgoing", "state", "normal").GetGauge().GetValue(); got != 0 {
+		t.Errorf("an offline node has %g outgoing connections", got)
+	}
+	if got := metric(t, mfs, "monero_bans").GetGauge().GetValue(); got != 0 {
+		t.Errorf("bans %g", got)
+	}
+	var access struct {
+		Data []struct {
+			RPC   string  `json:"rpc"`
+			Count float64 `json:"count"`
+		} `json:"data"`
+	}
+	node.RPC(t, "rpc_access_tracking", nil, &access)
+	for _, d := range access.Data {
+		if d.RPC == "get_fee_estimate" {
+			// Our scrape asked once, the test once more since.
+			if got := metric(t, mfs, "monero_rpc_access_requests_total", "method", d.RPC).GetCounter().GetValue(); got != d.Count-1 {
+				t.Errorf("rpc_access{get_fee_estimate} %g, monerod now says %g", got, d.Count)
+			}
+		}
+	}
+	for _, p := range snapshot.PartNames() {
+		if metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
+			t.Errorf("collector %s failed on an unrestricted node", p)
+		}
+	}
+}
+
+func TestIntegrationRestrictedSkipsRefusedParts(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
+	c := newCollector(t, node.URL(), snapshot.PartNames()...)
+	for range 2 {
+		mfs := families(t, c)
+		if metric(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
+			t.Fatal("restricted node reported down")
+		}
+		for _, p := range snapshot.PartNames() {
+			skipped := metric(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue()
+			ok := metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue()
+			wantSkipped := map[string]bool{"connections": true, "net": true, "peerlist": true, "bans": true, "rpc_access": true, "mining": true}[p]
+			if ok != 1 || (skipped == 1) != wantSkipped {
+				t.Errorf("%s on a restricted node: success %g skipped %g", p, ok, skipped)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
@@ -104,16 +105,27 @@ var (
 type Collector struct {
 	source  *snapshot.Source
 	timeout time.Duration
-	parts   []string // optional parts whose metrics are emitted
+	parts   []string       // optional parts whose metrics are emitted
+	health  *health.Config // nil: no health metrics
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// New returns a Collector reading snapshots from source; timeout bounds a
-// Collect that has no deadline of its own. parts names the optional parts
-// (snapshot.Part*) whose metrics it emits; the source must fetch them.
-func New(source *snapshot.Source, timeout time.Duration, parts ...string) *Collector {
-	return &Collector{source: source, timeout: timeout, parts: parts}
+// Options configures a Collector.
+type Options struct {
+	// Timeout bounds a Collect that has no deadline of its own.
+	Timeout time.Duration
+	// Parts names the optional parts (snapshot.Part*) whose metrics are
+	// emitted; the source must fetch them.
+	Parts []string
+	// Health, when set, adds the health checks' results, evaluated on the
+	// same snapshot as everything else (so they agree with /health).
+	Health *health.Config
+}
+
+// New returns a Collector reading snapshots from source.
+func New(source *snapshot.Source, opts Options) *Collector {
+	return &Collector{source: source, timeout: opts.Timeout, parts: opts.Parts, health: opts.Health}
 }
 
 // Describe sends every descriptor the collector may use.
@@ -132,6 +144,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		for _, d := range breadthDescs[p] {
 			ch <- d
 		}
+	}
+	if c.health != nil {
+		ch <- healthStatusDesc
+		ch <- peersSyncedDesc
+		ch <- peersMaxHeightDesc
 	}
 }
 
@@ -195,6 +212,36 @@ func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	for _, p := range c.parts {
 		if emit := emitters[p]; emit != nil {
 			emit(ch, snap)
+		}
+	}
+	if c.health != nil {
+		emitHealth(ch, health.Evaluate(snap, *c.health))
+	}
+}
+
+var (
+	healthStatusDesc = desc("health_status",
+		"State of each health check (and check=\"overall\", what /health says): exactly one status series per check is 1. Only the checks /health counts are listed.", "check", "status")
+	peersSyncedDesc = desc("peers_synced",
+		"Peers in state normal within --health.max-blocks-behind of our height, from get_connections. Unrestricted nodes only.")
+	peersMaxHeightDesc = desc("peers_max_height",
+		"Highest height reported by a connected peer, from get_connections. Unrestricted nodes with peers only.")
+)
+
+func emitHealth(ch chan<- prometheus.Metric, rep health.Report) {
+	stateSet := func(check string, st health.Status) {
+		for _, s := range health.Statuses() {
+			ch <- gauge(healthStatusDesc, b2f(s == st), check, s.String())
+		}
+	}
+	for _, r := range rep.Enabled() {
+		stateSet(r.Check, r.Status)
+	}
+	stateSet(health.CheckOverall, rep.Overall)
+	if p := rep.Peers; p != nil {
+		ch <- gauge(peersSyncedDesc, float64(p.Synced))
+		if p.Total > 0 {
+			ch <- gauge(peersMaxHeightDesc, float64(p.MaxHeight))
 		}
 	}
 }

@@ -29,7 +29,7 @@ func newCollector(t *testing.T, url string, parts ...string) *Collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(src, 5*time.Second, parts...)
+	return New(src, Options{Timeout: 5 * time.Second, Parts: parts})
 }
 
 // Values as recorded from a real unrestricted regtest node (see

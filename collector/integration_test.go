@@ -37,8 +37,10 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 		} `json:"pool_stats"`
 	}
 	node.Post(t, "/get_transaction_pool_stats", nil, &stats)
-	if stats.PoolStats.TxsTotal != 2 {
-		t.Fatalf("pool holds %d transactions, want the 2 just sent", stats.PoolStats.TxsTotal)
+	// Which transfers a mined block takes is monerod's choice: compare with
+	// what it says, and only require that both pool and tip hold some.
+	if stats.PoolStats.TxsTotal == 0 {
+		t.Fatal("the pool is empty after the transfers")
 	}
 	if got := metric(t, mfs, "monero_tx_pool_size_bytes").GetGauge().GetValue(); got != stats.PoolStats.BytesTotal {
 		t.Errorf("pool bytes %g, monerod says %g", got, stats.PoolStats.BytesTotal)
@@ -80,8 +82,8 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 		}
 		fees += j.RCT.Fee
 	}
-	if hdr.BlockHeader.NumTxes != 3 || len(txs.Txs) != 3 {
-		t.Fatalf("tip holds %d transactions, want 3", hdr.BlockHeader.NumTxes)
+	if hdr.BlockHeader.NumTxes == 0 || len(txs.Txs) != int(hdr.BlockHeader.NumTxes) {
+		t.Fatalf("tip holds %d transactions (%d fetched), want some", hdr.BlockHeader.NumTxes, len(txs.Txs))
 	}
 	if got := metric(t, mfs, "monero_last_block_fees_xmr").GetGauge().GetValue(); !near(got, fees/1e12) || fees == 0 {
 		t.Errorf("last block fees %g, monerod says %g", got, fees/1e12)
@@ -89,7 +91,7 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	if got := metric(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (hdr.BlockHeader.Reward-fees)/1e12) {
 		t.Errorf("subsidy %g, want %g", got, (hdr.BlockHeader.Reward-fees)/1e12)
 	}
-	if got := metric(t, mfs, "monero_last_block_transaction_inputs").GetHistogram().GetSampleCount(); got != 3 {
+	if got := metric(t, mfs, "monero_last_block_transaction_inputs").GetHistogram().GetSampleCount(); got != hdr.BlockHeader.NumTxes {
 		t.Errorf("inputs histogram counts %d transactions", got)
 	}
 

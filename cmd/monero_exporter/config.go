@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
@@ -36,6 +39,7 @@ type config struct {
 	maxResponseBytes int64
 	metricsPath      string
 	collectors       []string // optional parts switched on, sorted
+	health           health.Config
 	web              *web.FlagConfig
 	log              *promslog.Config
 }
@@ -87,6 +91,20 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 				Default("/metrics").Envar("WEB_TELEMETRY_PATH").String()
 	)
+	var maxAgeSet bool
+	var (
+		maxAge = app.Flag("health.last-block-max-age",
+			"The last_block check fails when the last block is older. Without this flag, the older service's OFFSET and OFFSET_UNIT variables are honoured (default 12 minutes).").
+			Default(health.DefaultLastBlockMaxAge.String()).IsSetByUser(&maxAgeSet).Duration()
+		minPeers = app.Flag("health.min-peers", "The peers check wants at least this many synced peers.").
+				Default(strconv.Itoa(health.DefaultMinPeers)).Envar("HEALTH_MIN_PEERS").Int()
+		maxBehind = app.Flag("health.max-blocks-behind", "A peer this many blocks or fewer from our height counts as synced; the sync check fails past it.").
+				Default(strconv.FormatUint(health.DefaultMaxBlocksBehind, 10)).Envar("HEALTH_MAX_BLOCKS_BEHIND").Uint64()
+		p2pAddr = app.Flag("health.p2p-address", "host:port of monerod's P2P port; when set, the p2p check dials it.").
+			Envar("HEALTH_P2P_ADDRESS").String()
+		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p. Default: all but p2p, plus p2p when --health.p2p-address is set.").
+			Envar("HEALTH_CHECKS").String()
+	)
 	collectorFlags := map[string]*bool{}
 	for _, c := range collectorDefaults {
 		def := "false"
@@ -129,6 +147,11 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	if cfg.rpcURL, err = monerod.ParseAddress(*rpcURL, *rpcPort); err != nil {
 		return nil, fmt.Errorf("--monerod.rpc-url: %w", err)
 	}
+	if cfg.health, err = healthConfig(*maxAge, maxAgeSet, *minPeers, *maxBehind, *p2pAddr, *checks); err != nil {
+		return nil, err
+	}
+	cfg.health.DaemonAddress = cfg.rpcURL.Host
+	cfg.health.ExporterVersion = version.Version
 	if cfg.rpcPassword, err = readPassword(*passwordFile); err != nil {
 		return nil, err
 	}
@@ -150,6 +173,41 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	}
 	if (cfg.tlsCAFile != "" || cfg.tlsSkipVerify) && cfg.rpcURL.Scheme != "https" {
 		return nil, errors.New("--monerod.tls-* options need an https:// --monerod.rpc-url")
+	}
+	return cfg, nil
+}
+
+// healthConfig builds the checks' thresholds. The last block's max age comes
+// from the flag when given, else from the older service's OFFSET/OFFSET_UNIT
+// pair when either is set, else the default.
+func healthConfig(maxAge time.Duration, maxAgeSet bool, minPeers int, maxBehind uint64, p2pAddr, checks string) (health.Config, error) {
+	cfg := health.DefaultConfig()
+	cfg.LastBlockMaxAge, cfg.MinPeers, cfg.MaxBlocksBehind, cfg.P2PAddress = maxAge, minPeers, maxBehind, p2pAddr
+	offset, unit := os.Getenv("OFFSET"), os.Getenv("OFFSET_UNIT")
+	if !maxAgeSet && (offset != "" || unit != "") {
+		if offset == "" {
+			offset = health.DefaultOffset
+		}
+		if unit == "" {
+			unit = health.DefaultOffsetUnit
+		}
+		d, err := health.ParseOffset(offset, unit)
+		if err != nil {
+			return cfg, fmt.Errorf("OFFSET/OFFSET_UNIT: %w", err)
+		}
+		cfg.LastBlockMaxAge, cfg.OffsetUnit = d, unit
+	}
+	if p2pAddr != "" {
+		if _, port, err := net.SplitHostPort(p2pAddr); err != nil || port == "" {
+			return cfg, fmt.Errorf("--health.p2p-address %q must be host:port", p2pAddr)
+		}
+	}
+	var err error
+	if cfg.Checks, err = health.ParseChecks(checks); err != nil {
+		return cfg, fmt.Errorf("--health.checks: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("health settings: %w", err)
 	}
 	return cfg, nil
 }

@@ -64,6 +64,44 @@ func TestParseConfig(t *testing.T) {
 		{name: "tiny body cap", args: []string{"--monerod.max-response-size=1KiB"}, wantErr: "64KiB"},
 		{name: "tls on http", args: []string{"--monerod.tls-insecure-skip-verify"}, wantErr: "https"},
 		{name: "bad telemetry path", args: []string{"--web.telemetry-path=metrics"}, wantErr: "start with '/'"},
+		{name: "health defaults", check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != 12*time.Minute || c.health.MinPeers != 1 || c.health.MaxBlocksBehind != 10 ||
+				c.health.DaemonAddress != "127.0.0.1:18081" || c.health.Checks != nil {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "old OFFSET pair", env: map[string]string{"OFFSET": "3", "OFFSET_UNIT": "hours"}, check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != 3*time.Hour || c.health.OffsetUnit != "hours" {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "OFFSET alone keeps minutes", env: map[string]string{"OFFSET": "30"}, check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != 30*time.Minute || c.health.OffsetUnit != "minutes" {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "flag wins over OFFSET", args: []string{"--health.last-block-max-age=90s"}, env: map[string]string{"OFFSET": "3", "OFFSET_UNIT": "hours"}, check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != 90*time.Second || c.health.OffsetUnit != "" {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "bad OFFSET_UNIT", env: map[string]string{"OFFSET_UNIT": "fortnights"}, wantErr: "OFFSET"},
+		{name: "non-integer OFFSET", env: map[string]string{"OFFSET": "1.5"}, wantErr: "OFFSET"},
+		{name: "bad max age", args: []string{"--health.last-block-max-age=-1m"}, wantErr: "positive"},
+		{name: "unknown check", args: []string{"--health.checks=monerod,nope"}, wantErr: "nope"},
+		{name: "p2p check without address", args: []string{"--health.checks=p2p"}, wantErr: "P2P address"},
+		{name: "bad p2p address", args: []string{"--health.p2p-address=nowhere"}, wantErr: "host:port"},
+		{name: "p2p address enables check", args: []string{"--health.p2p-address=127.0.0.1:18080"}, check: func(t *testing.T, c *config) {
+			if got := c.health.EnabledChecks(); len(got) != 5 {
+				t.Fatalf("checks %v", got)
+			}
+		}},
+		{name: "negative peers", args: []string{"--health.min-peers=-1"}, wantErr: "negative"},
+		{name: "collectors", args: []string{"--no-collector.txpool", "--collector.peerlist"}, check: func(t *testing.T, c *config) {
+			if strings.Join(c.collectors, ",") != "last_block,connections,net,peerlist,bans,mining,fee" {
+				t.Fatalf("collectors %v", c.collectors)
+			}
+		}},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown long flag"},
 		{name: "bad log level", args: []string{"--log.level=loud"}, wantErr: "loud"},
 	}

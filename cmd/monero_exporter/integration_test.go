@@ -352,3 +352,62 @@ func TestIntegrationLoginPasswordNeverShown(t *testing.T) {
 		t.Error("the password appears in metrics or logs")
 	}
 }
+
+// TestIntegrationHealthAgreesWithMetrics: /health, /api/v1 and the health
+// metrics answer from the same snapshot logic, on a real node, fresh and stale.
+func TestIntegrationHealthAgreesWithMetrics(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	node := monerodtest.Start(t, monerodtest.Options{})
+	node.Mine(t, 3)
+	// An offline node has no peers: count only the checks it can pass.
+	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--health.checks=monerod,last_block,sync", "--health.last-block-max-age=1h")
+	get := func(path string) (int, string) {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/health")
+	if code != 200 || !strings.Contains(body, `"status":"pass"`) {
+		t.Fatalf("fresh node: /health %d %s", code, body)
+	}
+	_, mfs := scrape(t, url, nil)
+	if value(t, mfs, "monero_health_status", "check", "overall", "status", "ok") != 1 {
+		t.Error("metrics disagree with /health on a fresh node")
+	}
+	if code, body := get("/api/v1/health"); code != 200 || !strings.Contains(body, `"OK"`) {
+		t.Errorf("/api/v1/health %d %s", code, body)
+	}
+
+	// Same node, a max age the last block exceeds two seconds later (ages
+	// count in whole seconds, as the older service did).
+	stale, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--health.checks=monerod,last_block,sync", "--health.last-block-max-age=1s")
+	time.Sleep(2100 * time.Millisecond)
+	resp, err := http.Get(stale + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("stale: /health %d, want 503", resp.StatusCode)
+	}
+	_, mfs = scrape(t, stale, nil)
+	if value(t, mfs, "monero_health_status", "check", "overall", "status", "error") != 1 ||
+		value(t, mfs, "monero_health_status", "check", "last_block", "status", "error") != 1 {
+		t.Error("metrics disagree with /health on a stale node")
+	}
+	if resp, err := http.Get(stale + "/health?strict_status_code=1"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("strict_status_code=1: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Get(stale + "/health?strict_status_code=yes"); err != nil || resp.StatusCode != 400 {
+		t.Errorf("strict_status_code=yes: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/monero-ops/monero_exporter/collector"
+	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
@@ -92,10 +94,17 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The snapshot fetches what the collectors show and what the checks read.
+	parts := slices.Clone(cfg.collectors)
+	if checks := cfg.health.EnabledChecks(); (slices.Contains(checks, health.CheckPeers) || slices.Contains(checks, health.CheckSync)) &&
+		!slices.Contains(parts, snapshot.PartConnections) {
+		parts = append(parts, snapshot.PartConnections)
+	}
 	source, err := snapshot.New(snapshot.Config{
-		Client:  client,
-		Parts:   cfg.collectors,
-		Timeout: cfg.timeout,
+		Client:     client,
+		Parts:      parts,
+		P2PAddress: cfg.health.P2PAddress,
+		Timeout:    cfg.timeout,
 		OnRefused: func(part string, err error) {
 			logger.Info("monerod refuses a part of the scrape; skipping it from now on", "part", part, "err", err)
 		},
@@ -103,7 +112,8 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll := collector.New(source, cfg.timeout, cfg.collectors...)
+	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Parts: cfg.collectors, Health: &cfg.health})
+	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger)
 
 	static := prometheus.NewRegistry()
 	static.MustRegister(
@@ -116,6 +126,9 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(cfg.metricsPath, promhttp.InstrumentMetricHandler(static,
 		metricsHandler(coll, static, cfg.timeout, cfg.timeoutOffset, logger)))
+	for _, p := range []string{health.PathHealth, health.PathV1, health.PathV1 + "/"} {
+		mux.Handle(p, healthHandler)
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "Healthy\n")
@@ -127,6 +140,8 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 			Version:     version.Info(),
 			Links: []web.LandingLinks{
 				{Address: cfg.metricsPath, Text: "Metrics"},
+				{Address: health.PathHealth, Text: "Health (probe: 200 or 503)"},
+				{Address: health.PathV1, Text: "Health, JSON API of monero_health_check"},
 				{Address: "/-/healthy", Text: "Exporter liveness"},
 			},
 		})

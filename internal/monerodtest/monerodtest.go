@@ -377,6 +377,37 @@ func (n *Node) RestartWith(t testing.TB, opts Options) {
 func (n *Node) Freeze(t testing.TB) {
 	t.Helper()
 	n.signal(t, syscall.SIGSTOP)
+	// kill(2) returns before the target has stopped; a busy machine could
+	// let monerod answer one more request. Wait until every thread shows
+	// state T (stopped) where /proc says so.
+	deadline := time.Now().Add(5 * time.Second)
+	for !allThreadsStopped(n.PID()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("monerod %s did not stop within 5s of SIGSTOP", n.RPCAddr)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allThreadsStopped reports whether every thread of pid is stopped, or true
+// where /proc cannot tell (not Linux).
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		// The state follows the command name's closing parenthesis.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Thaw sends SIGCONT to a node stopped by Freeze.

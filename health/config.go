@@ -1,0 +1,235 @@
+package health
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Check names: the keys of /health's "checks", the values of the check
+// label in metrics, and what --health.checks accepts.
+const (
+	// CheckMonerod: the daemon answers and hard_fork_info.status is OK.
+	CheckMonerod = "monerod"
+	// CheckLastBlock: the last block is not older than the max age.
+	CheckLastBlock = "last_block"
+	// CheckPeers: enough peers are synchronized with the node.
+	CheckPeers = "peers"
+	// CheckSync: the node is synchronized and not too far behind.
+	CheckSync = "sync"
+	// CheckP2P: the node's P2P port accepts TCP connections.
+	CheckP2P = "p2p"
+	// CheckOverall is not a check: it labels the combined status of the
+	// enabled checks in metrics, the status /health answers with.
+	CheckOverall = "overall"
+)
+
+// CheckNames lists every check, in the order reports list them.
+func CheckNames() []string {
+	return []string{CheckMonerod, CheckLastBlock, CheckPeers, CheckSync, CheckP2P}
+}
+
+// Defaults, as the flags and the old service's environment document them.
+const (
+	DefaultLastBlockMaxAge = 12 * time.Minute
+	DefaultMinPeers        = 1
+	DefaultMaxBlocksBehind = 10
+	// DefaultOffset and DefaultOffsetUnit are what the old service assumed
+	// when OFFSET and OFFSET_UNIT were unset.
+	DefaultOffset     = "12"
+	DefaultOffsetUnit = "minutes"
+)
+
+// Config holds the thresholds and what the checks report. Start from
+// DefaultConfig; check the result with Validate before use.
+type Config struct {
+	// LastBlockMaxAge is the age past which the last block is stale.
+	LastBlockMaxAge time.Duration
+	// OffsetUnit is the unit in which /api/v1/last_block shows
+	// LastBlockMaxAge (block_recent_offset_unit, and the number in
+	// block_recent_offset). Set it to OFFSET_UNIT (or DefaultOffsetUnit
+	// when that is empty) when the age came from the old service's
+	// environment, so that the API shows what the operator wrote. Empty
+	// picks the largest unit that divides the age exactly (see OffsetOf),
+	// which round-trips: 12m shows as 12 minutes, 90s as 90 seconds.
+	OffsetUnit string
+	// MinPeers is how many synced peers the peers check wants.
+	MinPeers int
+	// MaxBlocksBehind is how far (in blocks) a peer may be from the
+	// node and still count as synced, and how far the best known height
+	// may be ahead of the node's before the sync check fails.
+	MaxBlocksBehind uint64
+	// P2PAddress, host:port, enables the p2p check. The snapshot must be
+	// built with the same snapshot.Config.P2PAddress, which does the dial.
+	P2PAddress string
+	// Checks are the checks /health counts (and that make up the overall
+	// status). Nil means every check but p2p, plus p2p when P2PAddress is
+	// set (see ParseChecks).
+	Checks []string
+	// DaemonAddress is the monerod host:port shown in the old API's
+	// messages ("Daemon: '127.0.0.1:18081'."). Credentials in it are
+	// removed before it is shown.
+	DaemonAddress string
+	// ExporterVersion is shown in /health's description.
+	ExporterVersion string
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		LastBlockMaxAge: DefaultLastBlockMaxAge,
+		MinPeers:        DefaultMinPeers,
+		MaxBlocksBehind: DefaultMaxBlocksBehind,
+	}
+}
+
+// Validate reports a configuration the checks cannot work with, naming the
+// setting at fault.
+func (c Config) Validate() error {
+	var errs []error
+	if c.LastBlockMaxAge <= 0 {
+		errs = append(errs, fmt.Errorf("last block max age %v must be positive", c.LastBlockMaxAge))
+	} else if c.LastBlockMaxAge%time.Microsecond != 0 {
+		// The old API counts in whole microseconds at the finest.
+		errs = append(errs, fmt.Errorf("last block max age %v must be a whole number of microseconds", c.LastBlockMaxAge))
+	} else if c.OffsetUnit != "" {
+		per, ok := unitDuration(c.OffsetUnit)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("offset unit %q is not one of %s", c.OffsetUnit, strings.Join(OffsetUnits(), ", ")))
+		case c.LastBlockMaxAge%per != 0:
+			errs = append(errs, fmt.Errorf("last block max age %v is not a whole number of %s", c.LastBlockMaxAge, c.OffsetUnit))
+		}
+	}
+	if c.MinPeers < 0 {
+		errs = append(errs, fmt.Errorf("min peers %d must not be negative", c.MinPeers))
+	}
+	if c.Checks != nil && len(c.Checks) == 0 {
+		errs = append(errs, errors.New("no health check is enabled"))
+	}
+	for _, name := range c.Checks {
+		if !slices.Contains(CheckNames(), name) {
+			errs = append(errs, fmt.Errorf("unknown health check %q (known: %s)", name, strings.Join(CheckNames(), ", ")))
+		}
+		if name == CheckP2P && c.P2PAddress == "" {
+			errs = append(errs, errors.New("the p2p check is enabled but no P2P address is set"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnabledChecks returns the checks /health counts: Checks, or the default
+// when Checks is nil.
+func (c Config) EnabledChecks() []string {
+	if c.Checks != nil {
+		return c.Checks
+	}
+	checks := []string{CheckMonerod, CheckLastBlock, CheckPeers, CheckSync}
+	if c.P2PAddress != "" {
+		checks = append(checks, CheckP2P)
+	}
+	return checks
+}
+
+// Offset returns LastBlockMaxAge as the old API shows it: a number and a
+// unit (see OffsetUnit).
+func (c Config) Offset() (int64, string) {
+	if per, ok := unitDuration(c.OffsetUnit); ok && per > 0 && c.LastBlockMaxAge%per == 0 {
+		return int64(c.LastBlockMaxAge / per), c.OffsetUnit
+	}
+	return OffsetOf(c.LastBlockMaxAge)
+}
+
+// OffsetUnits lists the units OFFSET_UNIT accepts: the keyword arguments of
+// Python's datetime.timedelta, which the old service passed it to.
+func OffsetUnits() []string {
+	return []string{"weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds"}
+}
+
+func unitDuration(unit string) (time.Duration, bool) {
+	switch unit {
+	case "weeks":
+		return 7 * 24 * time.Hour, true
+	case "days":
+		return 24 * time.Hour, true
+	case "hours":
+		return time.Hour, true
+	case "minutes":
+		return time.Minute, true
+	case "seconds":
+		return time.Second, true
+	case "milliseconds":
+		return time.Millisecond, true
+	case "microseconds":
+		return time.Microsecond, true
+	}
+	return 0, false
+}
+
+// OffsetOf expresses d in the largest unit of OffsetUnits that divides it
+// exactly, so that ParseOffset of the result gives d again. A d finer than
+// a microsecond is rounded to microseconds.
+func OffsetOf(d time.Duration) (int64, string) {
+	for _, unit := range OffsetUnits() {
+		per, _ := unitDuration(unit)
+		if d%per == 0 {
+			return int64(d / per), unit
+		}
+	}
+	return int64(d.Round(time.Microsecond) / time.Microsecond), "microseconds"
+}
+
+// ParseOffset reads the old service's OFFSET and OFFSET_UNIT environment
+// variables into a duration. An empty value means the old default (12,
+// minutes). Unlike the old service, which silently fell back to its default
+// on a bad unit, a bad value is an error: a health check that quietly uses
+// another threshold than the operator wrote is worse than one that does not
+// start.
+func ParseOffset(offset, unit string) (time.Duration, error) {
+	offset, unit = strings.TrimSpace(offset), strings.TrimSpace(unit)
+	if offset == "" {
+		offset = DefaultOffset
+	}
+	if unit == "" {
+		unit = DefaultOffsetUnit
+	}
+	per, ok := unitDuration(unit)
+	if !ok {
+		return 0, fmt.Errorf("OFFSET_UNIT %q is not one of %s", unit, strings.Join(OffsetUnits(), ", "))
+	}
+	n, err := strconv.ParseInt(offset, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("OFFSET %q is out of range", offset)
+	case err != nil:
+		return 0, fmt.Errorf("OFFSET %q is not an integer", offset)
+	case n <= 0:
+		return 0, fmt.Errorf("OFFSET %d must be positive", n)
+	case n > math.MaxInt64/int64(per):
+		return 0, fmt.Errorf("OFFSET %d %s is too long (the most is %d %s)", n, unit, math.MaxInt64/int64(per), unit)
+	}
+	return time.Duration(n) * per, nil
+}
+
+// ParseChecks reads a comma-separated list of check names, as
+// --health.checks takes it. Spaces and empty items are ignored, and
+// duplicates dropped. An empty list returns nil, which Config reads as the
+// default set.
+func ParseChecks(list string) ([]string, error) {
+	var checks []string
+	for item := range strings.SplitSeq(list, ",") {
+		name := strings.TrimSpace(item)
+		if name == "" || slices.Contains(checks, name) {
+			continue
+		}
+		if !slices.Contains(CheckNames(), name) {
+			return nil, fmt.Errorf("unknown health check %q (known: %s)", name, strings.Join(CheckNames(), ", "))
+		}
+		checks = append(checks, name)
+	}
+	return checks, nil
+}

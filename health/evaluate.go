@@ -1,0 +1,338 @@
+// Package health decides whether a monerod is healthy, from one snapshot of
+// it and a set of thresholds, and serves the answer over HTTP twice: as the
+// older Python service monero_health_check did (/api/v1/...), and as a
+// probe endpoint for load balancers and Kubernetes (/health).
+//
+// The checks are pure functions of a snapshot.Snapshot and a Config: no I/O
+// and no clock (the time is the snapshot's), so every check is tested
+// without a network, and the metrics that the same snapshot feeds always
+// agree with /health.
+package health
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/monerod"
+	"github.com/monero-ops/monero_exporter/snapshot"
+)
+
+// Outputs of failing checks, worded as the fullnode health convention
+// words them, so that operators who probe other full nodes read the same.
+const (
+	OutputNoRecentBlocks   = "Node doesn't have recent blocks"
+	OutputNoSyncedPeer     = "Node doesn't have a synced peer"
+	OutputPeerFarAhead     = "Node's peer with highest height is too far ahead."
+	OutputNotSynchronized  = "Node is not synchronized"
+	OutputPeersRestricted  = "Node's peers cannot be seen: its RPC is restricted"
+	OutputP2PUnreachable   = "Node's P2P port does not accept connections"
+	OutputHardForkNotOK    = "Daemon status is not OK"
+	outputCannotDetermine  = "Cannot determine %s: %s"
+	outputFewerSyncedPeers = "Node has %d synced peers, fewer than %d"
+)
+
+// Result is the outcome of one check.
+type Result struct {
+	// Check is the check's name (Check*).
+	Check string
+	// Status is what the check found.
+	Status Status
+	// Enabled tells whether the check counts in /health and the overall
+	// status.
+	Enabled bool
+	// Output says, in a sentence, why the status is not OK; empty on OK.
+	Output string
+	// ObservedValue and ObservedUnit are the reading the check judged (the
+	// last block's age in seconds, the number of synced peers...), nil
+	// when there was none.
+	ObservedValue any
+	ObservedUnit  string
+	// Err is the cause when the status is unknown, or the failure detail
+	// (a refused dial, a daemon status other than OK). It comes from the
+	// monerod client, which never includes credentials; sanitize it
+	// anyway before showing it (the handler does).
+	Err error
+}
+
+// PeerStats describes the node's peers, known only on an unrestricted node
+// whose connections were fetched.
+type PeerStats struct {
+	// Total is the number of open P2P connections.
+	Total int
+	// Synced is the number of peers that count as synced (state normal,
+	// height within MaxBlocksBehind of the node's).
+	Synced int
+	// MaxHeight is the highest height any peer reported, 0 with no peer.
+	MaxHeight uint64
+}
+
+// Report is the outcome of every check for one snapshot.
+type Report struct {
+	// Time is the snapshot's time: the moment the report describes.
+	Time time.Time
+	// Results holds one Result per evaluated check, in CheckNames order.
+	// p2p is present only when Config.P2PAddress is set.
+	Results []Result
+	// Overall is the worst status among the enabled checks: what /health
+	// answers (pass, warn or fail) and what metrics label "overall".
+	Overall Status
+	// Peers is set when the node's connections are known.
+	Peers *PeerStats
+}
+
+// Result returns the result of the named check.
+func (r *Report) Result(check string) (Result, bool) {
+	for _, res := range r.Results {
+		if res.Check == check {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+// Enabled returns the results of the enabled checks.
+func (r *Report) Enabled() []Result {
+	var out []Result
+	for _, res := range r.Results {
+		if res.Enabled {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Evaluate runs every check on snap with the thresholds of cfg. It does no
+// I/O and reads no clock: the time is snap.Time. snap is only read, so one
+// snapshot may be shared by concurrent evaluations.
+func Evaluate(snap *snapshot.Snapshot, cfg Config) Report {
+	if snap == nil {
+		snap = &snapshot.Snapshot{InfoErr: errors.New("no snapshot of monerod")}
+	}
+	rep := Report{Time: snap.Time}
+	peers := viewPeers(snap, cfg)
+	rep.Peers = peers.stats
+	rep.Results = append(rep.Results,
+		checkMonerod(snap),
+		checkLastBlock(snap, cfg),
+		checkPeers(cfg, peers),
+		checkSync(snap, cfg, peers),
+	)
+	if cfg.P2PAddress != "" {
+		rep.Results = append(rep.Results, checkP2P(snap))
+	}
+	enabled := cfg.EnabledChecks()
+	var statuses []Status
+	for i := range rep.Results {
+		if slices.Contains(enabled, rep.Results[i].Check) {
+			rep.Results[i].Enabled = true
+			statuses = append(statuses, rep.Results[i].Status)
+		}
+	}
+	rep.Overall = Worst(statuses...)
+	return rep
+}
+
+// unknown is the result of a check that could not be evaluated.
+func unknown(check, what string, err error) Result {
+	if err == nil {
+		err = errors.New("no answer")
+	}
+	return Result{Check: check, Status: StatusUnknown, Err: err,
+		Output: fmt.Sprintf(outputCannotDetermine, what, errText(err))}
+}
+
+// infoErr is why get_info is missing.
+func infoErr(snap *snapshot.Snapshot) error {
+	if snap.InfoErr != nil {
+		return snap.InfoErr
+	}
+	return errors.New("get_info was not asked")
+}
+
+// checkMonerod: the daemon answers and hard_fork_info says OK. A daemon that
+// answers hard_fork_info with something other than OK (a status such as
+// BUSY, a JSON-RPC error, a body that is not JSON) fails; one that cannot be
+// asked (unreachable, timed out, refused credentials) is unknown.
+func checkMonerod(snap *snapshot.Snapshot) Result {
+	const what = "daemon status"
+	switch hf := snap.HardFork; {
+	case snap.Info == nil:
+		return unknown(CheckMonerod, what, infoErr(snap))
+	case hf == nil && errors.Is(snap.HardForkErr, monerod.ErrBadResponse):
+		return Result{Check: CheckMonerod, Status: StatusError, Err: snap.HardForkErr,
+			Output: OutputHardForkNotOK + ": " + errText(snap.HardForkErr)}
+	case hf == nil:
+		err := snap.HardForkErr
+		if err == nil {
+			err = errors.New("hard_fork_info was not asked")
+		}
+		return unknown(CheckMonerod, what, err)
+	case hf.Status != "OK":
+		// The client turns such answers into errors; this guards
+		// snapshots built another way.
+		err := fmt.Errorf("hard_fork_info: status %q", hf.Status)
+		return Result{Check: CheckMonerod, Status: StatusError, Err: err,
+			Output: OutputHardForkNotOK + ": " + errText(err), ObservedValue: hf.Version, ObservedUnit: "hard_fork_version"}
+	default:
+		return Result{Check: CheckMonerod, Status: StatusOK, ObservedValue: hf.Version, ObservedUnit: "hard_fork_version"}
+	}
+}
+
+// blockAge is how old the last block is at the snapshot's time, both taken
+// to the second as the old service did (block timestamps are whole seconds,
+// and it dropped the microseconds of its clock).
+func blockAge(snap *snapshot.Snapshot) time.Duration {
+	return snap.Time.Truncate(time.Second).Sub(time.Unix(snap.LastBlock.Timestamp, 0))
+}
+
+// checkLastBlock: the last block is not older than LastBlockMaxAge. A block
+// exactly that old still passes, as in the old service.
+func checkLastBlock(snap *snapshot.Snapshot, cfg Config) Result {
+	const what = "last block's age"
+	switch {
+	case snap.Info == nil:
+		return unknown(CheckLastBlock, what, infoErr(snap))
+	case snap.LastBlock == nil:
+		err := snap.LastBlockErr
+		if err == nil {
+			err = errors.New("get_last_block_header was not asked")
+		}
+		return unknown(CheckLastBlock, what, err)
+	}
+	age := blockAge(snap)
+	// A block stamped in the future (clock skew) is recent, and its age
+	// shows as 0, as in the metrics.
+	shown := max(age, 0)
+	res := Result{Check: CheckLastBlock, Status: StatusOK, ObservedValue: int64(shown / time.Second), ObservedUnit: "s"}
+	if age > cfg.LastBlockMaxAge {
+		res.Status = StatusError
+		res.Output = OutputNoRecentBlocks
+		res.Err = fmt.Errorf("last block is %v old, more than %v", shown, cfg.LastBlockMaxAge)
+	}
+	return res
+}
+
+// peerView is what a snapshot tells of the node's peers.
+type peerView struct {
+	// stats is set when the connections are known.
+	stats *PeerStats
+	// hidden: the node does not show its peers (restricted RPC).
+	hidden bool
+	// err is why stats is nil otherwise.
+	err error
+	// failed: get_connections was asked and failed (rather than not
+	// asked at all).
+	failed bool
+}
+
+// viewPeers counts the node's synced peers.
+func viewPeers(snap *snapshot.Snapshot, cfg Config) peerView {
+	switch {
+	case snap.Info == nil:
+		return peerView{err: infoErr(snap)}
+	case restrictedPeers(snap):
+		return peerView{hidden: true}
+	case snap.ConnectionsErr != nil:
+		return peerView{err: snap.ConnectionsErr, failed: true}
+	case snap.Connections == nil:
+		return peerView{err: fmt.Errorf("get_connections was not asked (snapshot part %q is not enabled)", snapshot.PartConnections)}
+	}
+	st := &PeerStats{Total: len(snap.Connections)}
+	for _, c := range snap.Connections {
+		st.MaxHeight = max(st.MaxHeight, c.Height)
+		if c.State == "normal" && absDiff(c.Height, snap.Info.Height) <= cfg.MaxBlocksBehind {
+			st.Synced++
+		}
+	}
+	return peerView{stats: st}
+}
+
+// restrictedPeers tells whether the node does not show its peers: its RPC
+// is restricted, or it refused get_connections.
+func restrictedPeers(snap *snapshot.Snapshot) bool {
+	return snap.Info.Restricted || snap.Parts[snapshot.PartConnections].Skipped ||
+		errors.Is(snap.ConnectionsErr, monerod.ErrMethodNotAvailable)
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// checkPeers: at least MinPeers synced peers. A node that hides its peers
+// gets a warning, never a made-up pass or failure.
+func checkPeers(cfg Config, peers peerView) Result {
+	st := peers.stats
+	switch {
+	case peers.hidden:
+		return Result{Check: CheckPeers, Status: StatusWarn, Output: OutputPeersRestricted}
+	case st == nil:
+		return unknown(CheckPeers, "peers", peers.err)
+	}
+	res := Result{Check: CheckPeers, Status: StatusOK, ObservedValue: st.Synced, ObservedUnit: "peers"}
+	if st.Synced < cfg.MinPeers {
+		res.Status = StatusError
+		res.Output = OutputNoSyncedPeer
+		if st.Synced > 0 {
+			res.Output = fmt.Sprintf(outputFewerSyncedPeers, st.Synced, cfg.MinPeers)
+		}
+	}
+	return res
+}
+
+// checkSync: the node says it is synchronized, and neither its target
+// height nor any peer's height is more than MaxBlocksBehind ahead of it.
+// The observed value is how many blocks the node is behind the best height
+// it knows of.
+func checkSync(snap *snapshot.Snapshot, cfg Config, peers peerView) Result {
+	info := snap.Info
+	if info == nil {
+		return unknown(CheckSync, "sync status", infoErr(snap))
+	}
+	best := info.TargetHeight
+	if peers.stats != nil {
+		best = max(best, peers.stats.MaxHeight)
+	}
+	var behind uint64
+	if best > info.Height {
+		behind = best - info.Height
+	}
+	res := Result{Check: CheckSync, Status: StatusOK, ObservedValue: behind, ObservedUnit: "blocks"}
+	switch {
+	case behind > cfg.MaxBlocksBehind:
+		res.Status, res.Output = StatusError, OutputPeerFarAhead
+		res.Err = fmt.Errorf("height %d, best known height %d: %d blocks behind, more than %d", info.Height, best, behind, cfg.MaxBlocksBehind)
+	case !info.Synchronized:
+		res.Status, res.Output = StatusError, OutputNotSynchronized
+	case peers.failed:
+		// The peers' heights were asked for and could not be had: what
+		// is known passes, but a peer far ahead cannot be ruled out.
+		// (Without the connections part, target_height alone decides.)
+		res = unknown(CheckSync, "sync status", peers.err)
+	}
+	return res
+}
+
+// checkP2P: a TCP connect to the P2P port succeeded within the snapshot's
+// deadline. A name that does not resolve leaves the node untested
+// (unknown), as the old service did for errors other than a refused or
+// broken connection.
+func checkP2P(snap *snapshot.Snapshot) Result {
+	var dnsErr *net.DNSError
+	switch {
+	case !snap.P2PChecked:
+		return unknown(CheckP2P, "P2P status", errors.New("the P2P port was not dialled (snapshot.Config.P2PAddress is empty)"))
+	case snap.P2PErr == nil:
+		return Result{Check: CheckP2P, Status: StatusOK, ObservedValue: snap.P2PTook.Milliseconds(), ObservedUnit: "ms"}
+	case errors.As(snap.P2PErr, &dnsErr):
+		return unknown(CheckP2P, "P2P status", snap.P2PErr)
+	default:
+		return Result{Check: CheckP2P, Status: StatusError, Err: snap.P2PErr,
+			Output: OutputP2PUnreachable + ": " + errText(snap.P2PErr)}
+	}
+}

@@ -1,0 +1,241 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/snapshot"
+)
+
+// Paths the handler serves. Mount it on "/api/v1", "/api/v1/" and
+// PathHealth.
+const (
+	PathHealth            = "/health"
+	PathV1                = "/api/v1"
+	PathV1Health          = "/api/v1/health"
+	PathV1Monerod         = "/api/v1/monerod"
+	PathV1MonerodHealth   = "/api/v1/monerod/health"
+	PathV1LastBlock       = "/api/v1/last_block"
+	PathV1LastBlockHealth = "/api/v1/last_block/health"
+)
+
+// Content types of the two APIs.
+const (
+	ContentTypeV1     = "application/json"
+	ContentTypeHealth = "application/health+json"
+)
+
+// strictParam is /health's query parameter: "1" answers 200 whatever the
+// status, for probes that read the body rather than the code.
+const strictParam = "strict_status_code"
+
+// Getter hands out snapshots; *snapshot.Source is one.
+type Getter interface {
+	Get(ctx context.Context) *snapshot.Snapshot
+}
+
+type handler struct {
+	src     Getter
+	cfg     Config
+	timeout time.Duration
+	logger  *slog.Logger
+}
+
+// NewHandler serves /health and the old service's /api/v1 endpoints from
+// snapshots of src, each request asking for one bounded by timeout (the
+// snapshot is shared with whatever else asks at the same moment, such as a
+// scrape of /metrics). cfg should have passed Validate. logger may be nil.
+func NewHandler(src Getter, cfg Config, timeout time.Duration, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &handler{src: src, cfg: cfg, timeout: timeout, logger: logger}
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The old service answered with or without a trailing slash.
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	known := path == PathHealth
+	switch path {
+	case PathV1, PathV1Health, PathV1Monerod, PathV1MonerodHealth, PathV1LastBlock, PathV1LastBlockHealth:
+		known = true
+	}
+	if !known {
+		h.writeError(w, r, http.StatusNotFound, "No such endpoint: '"+r.URL.Path+"'. Endpoints: "+
+			strings.Join([]string{PathV1, PathV1Health, PathV1Monerod, PathV1MonerodHealth, PathV1LastBlock, PathV1LastBlockHealth, PathHealth}, ", ")+".")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.writeError(w, r, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed; use GET or HEAD.")
+		return
+	}
+	if path == PathHealth {
+		h.serveProbe(w, r)
+		return
+	}
+	snap, rep := h.evaluate(r)
+	var body any
+	switch path {
+	case PathV1:
+		body = v1Combined{
+			Health:    v1Status{v1Combine(&rep).V1()},
+			LastBlock: v1LastBlockBody(snap, &rep, h.cfg),
+			Monerod:   v1MonerodBody(snap, &rep, h.cfg),
+		}
+	case PathV1Health:
+		body = v1Status{v1Combine(&rep).V1()}
+	case PathV1Monerod:
+		body = v1MonerodBody(snap, &rep, h.cfg)
+	case PathV1MonerodHealth:
+		res, _ := rep.Result(CheckMonerod)
+		body = v1Status{res.Status.V1()}
+	case PathV1LastBlock:
+		body = v1LastBlockBody(snap, &rep, h.cfg)
+	case PathV1LastBlockHealth:
+		res, _ := rep.Result(CheckLastBlock)
+		body = v1Status{res.Status.V1()}
+	}
+	// The old service answered 200 whatever the status: its clients
+	// read the body.
+	h.writeJSON(w, r, http.StatusOK, ContentTypeV1, v1Envelope{Result: body})
+}
+
+// evaluate gets a snapshot bounded by the handler's timeout and the
+// request's own context, and evaluates it.
+func (h *handler) evaluate(r *http.Request) (*snapshot.Snapshot, Report) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	snap := h.src.Get(ctx)
+	if snap == nil {
+		snap = &snapshot.Snapshot{Time: time.Now()}
+	}
+	rep := Evaluate(snap, h.cfg)
+	if rep.Overall != StatusOK {
+		for _, res := range rep.Enabled() {
+			if res.Status != StatusOK {
+				h.logger.Debug("health check not OK", "path", r.URL.Path, "check", res.Check,
+					"status", res.Status.String(), "output", res.Output, "err", errText(res.Err))
+			}
+		}
+	}
+	return snap, rep
+}
+
+// probeBody is /health's body, after the fullnode health convention
+// (draft-inadarei-api-health-check).
+type probeBody struct {
+	Status      string                      `json:"status"`
+	Description string                      `json:"description"`
+	Checks      map[string][]probeComponent `json:"checks"`
+}
+
+type probeComponent struct {
+	ComponentName string `json:"componentName"`
+	ComponentType string `json:"componentType"`
+	Status        string `json:"status"`
+	Output        string `json:"output,omitempty"`
+	Time          string `json:"time"`
+	ObservedValue any    `json:"observedValue,omitempty"`
+	ObservedUnit  string `json:"observedUnit,omitempty"`
+}
+
+func (h *handler) serveProbe(w http.ResponseWriter, r *http.Request) {
+	strict := false
+	if vals, ok := r.URL.Query()[strictParam]; ok {
+		if len(vals) != 1 || vals[0] != "1" {
+			h.writeError(w, r, http.StatusBadRequest, "Query parameter '"+strictParam+"' accepts only the value 1.")
+			return
+		}
+		strict = true
+	}
+	snap, rep := h.evaluate(r)
+	body := newProbeBody(snap, &rep, h.cfg)
+	code := http.StatusOK
+	if rep.Overall.Probe() == "fail" && !strict {
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.writeJSON(w, r, code, ContentTypeHealth, body)
+}
+
+// newProbeBody builds the body /health answers with for rep, the evaluation
+// of snap: a status of pass, warn or fail, and one component per enabled
+// check.
+func newProbeBody(snap *snapshot.Snapshot, rep *Report, cfg Config) probeBody {
+	at := rep.Time.UTC().Format(time.RFC3339)
+	body := probeBody{
+		Status:      rep.Overall.Probe(),
+		Description: "monero_exporter " + orUnknown(cfg.ExporterVersion) + ", monerod " + daemonVersion(snap),
+		Checks:      map[string][]probeComponent{},
+	}
+	for _, res := range rep.Enabled() {
+		c := probeComponent{
+			ComponentName: res.Check,
+			ComponentType: "internal",
+			Status:        res.Status.Probe(),
+			Time:          at,
+			ObservedValue: res.ObservedValue,
+			ObservedUnit:  res.ObservedUnit,
+		}
+		if res.Status != StatusOK {
+			c.Output = sanitize(res.Output)
+		}
+		body.Checks[res.Check] = []probeComponent{c}
+	}
+	return body
+}
+
+// daemonVersion is monerod's version for /health's description: get_info's,
+// or on a restricted node, which hides it, the RPC version ("rpc-3.11").
+func daemonVersion(snap *snapshot.Snapshot) string {
+	if snap.Info != nil && snap.Info.Version != nil && *snap.Info.Version != "" {
+		return *snap.Info.Version
+	}
+	if snap.Version != nil {
+		return "rpc-" + snap.Version.String()
+	}
+	return "unknown"
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// writeError answers with the old API's error object, the one JSON error
+// shape both APIs share.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, code int, message string) {
+	h.writeJSON(w, r, code, ContentTypeV1, map[string]v1Error{
+		"error": {Error: http.StatusText(code), Message: message},
+	})
+}
+
+// writeJSON encodes body whole before answering, so that an encoding
+// failure is a 500 rather than half a body.
+func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType string, body any) {
+	var buf bytes.Buffer
+	// HTML stays escaped: the 404 message repeats the request's path.
+	if err := json.NewEncoder(&buf).Encode(body); err != nil {
+		h.logger.Error("encoding health response", "path", r.URL.Path, "err", err)
+		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}

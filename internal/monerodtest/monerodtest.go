@@ -487,7 +487,18 @@ func (n *Node) MineAt(t testing.TB, ts time.Time) {
 		Blob   string `json:"blocktemplate_blob"`
 		Status string `json:"status"`
 	}
-	n.RPC(t, "get_block_template", map[string]any{"wallet_address": DonationAddress, "reserve_size": 0}, &tmpl)
+	// Right after start monerod may answer -9 "Core is busy" for a moment.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := n.Call("get_block_template", map[string]any{"wallet_address": DonationAddress, "reserve_size": 0}, &tmpl)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(strings.ToLower(err.Error()), "busy") || time.Now().After(deadline) {
+			t.Fatalf("get_block_template on %s: %v", n.RPCAddr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	blob, err := hex.DecodeString(tmpl.Blob)
 	if err != nil {
 		t.Fatalf("get_block_template: bad blob: %v", err)

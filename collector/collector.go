@@ -100,8 +100,9 @@ var (
 )
 
 // Collector is a prometheus.Collector for one monerod. Collect fetches a
-// snapshot bounded by the collector's default timeout; ForContext gives one
-// bound to a scrape's own deadline.
+// snapshot bounded by the collector's default timeout; an HTTP handler that
+// has its own deadline fetches the snapshot itself and uses SnapshotMetrics
+// and ScrapeMetrics.
 type Collector struct {
 	source  *snapshot.Source
 	timeout time.Duration
@@ -122,6 +123,9 @@ type Options struct {
 	// same snapshot as everything else (so they agree with /health).
 	Health *health.Config
 }
+
+// Source returns the snapshot source the collector reads.
+func (c *Collector) Source() *snapshot.Source { return c.source }
 
 // New returns a Collector reading snapshots from source.
 func New(source *snapshot.Source, opts Options) *Collector {
@@ -159,31 +163,41 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collect(ctx, ch)
 }
 
-// ForContext returns a prometheus.Collector whose Collect is bounded by ctx,
-// the scrape's own deadline.
-func (c *Collector) ForContext(ctx context.Context) prometheus.Collector {
-	return scrape{c: c, ctx: ctx}
+// SnapshotMetrics returns an unchecked prometheus.Collector (its Describe is
+// empty, so that registering it for each request costs nothing) that sends
+// the metrics of snap. The result depends on snap alone, so a handler may
+// encode it once and serve it to every request that shares snap.
+func (c *Collector) SnapshotMetrics(snap *snapshot.Snapshot) prometheus.Collector {
+	return collectorFunc(func(ch chan<- prometheus.Metric) { c.Emit(ch, snap) })
 }
 
-type scrape struct {
-	c   *Collector
-	ctx context.Context
+// ScrapeMetrics returns an unchecked prometheus.Collector that sends what
+// belongs to one request: monero_scrape_duration_seconds (took: how long the
+// request waited for its snapshot) and monero_up, last.
+func ScrapeMetrics(snap *snapshot.Snapshot, took time.Duration) prometheus.Collector {
+	return collectorFunc(func(ch chan<- prometheus.Metric) { emitScrape(ch, snap, took) })
 }
 
-func (s scrape) Describe(ch chan<- *prometheus.Desc) { s.c.Describe(ch) }
-func (s scrape) Collect(ch chan<- prometheus.Metric) { s.c.collect(s.ctx, ch) }
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (collectorFunc) Describe(chan<- *prometheus.Desc)      {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	start := time.Now()
 	snap := c.source.Get(ctx)
 	took := time.Since(start)
 	c.Emit(ch, snap)
+	emitScrape(ch, snap, took)
+}
+
+func emitScrape(ch chan<- prometheus.Metric, snap *snapshot.Snapshot, took time.Duration) {
 	ch <- gauge(scrapeDurationDesc, took.Seconds())
 	ch <- gauge(upDesc, b2f(snap.Up()))
 }
 
 // Emit sends the metrics of one snapshot, except monero_up and the scrape
-// duration, which belong to the scrape.
+// duration, which belong to the request.
 func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	for _, call := range snap.Calls {
 		ch <- gauge(rpcSuccessDesc, b2f(call.Err == nil), call.Method)

@@ -14,7 +14,7 @@ import (
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
-func newCollector(t *testing.T, url string, parts ...string) *Collector {
+func newCollector(t testing.TB, url string, parts ...string) *Collector {
 	t.Helper()
 	u, err := monerod.ParseAddress(url, 18081)
 	if err != nil {

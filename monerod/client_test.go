@@ -117,6 +117,7 @@ func TestParseDigestChallengePrefersMD5(t *testing.T) {
 // the connection that received it and the nonce count must rise by one.
 type digestServer struct {
 	user, pass string
+	conns      atomic.Int64 // TCP connections accepted
 	challenges atomic.Int64
 	ok         atomic.Int64
 	unauth     atomic.Int64
@@ -155,6 +156,7 @@ func (ds *digestServer) start(t *testing.T, body string) *httptest.Server {
 		_, _ = io.WriteString(w, "<html><body>Unauthorized</body></html>")
 	}))
 	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		ds.conns.Add(1)
 		return context.WithValue(ctx, connKey{}, &connState{})
 	}
 	srv.Start()
@@ -225,9 +227,10 @@ func TestDigestConcurrentCallsAllSucceed(t *testing.T) {
 	if got := ds.ok.Load(); got != 3*calls {
 		t.Errorf("served %d calls, want %d", got, 3*calls)
 	}
-	// One challenge per connection, not per call: the nonce is reused.
-	if got := ds.challenges.Load(); got > 4 {
-		t.Errorf("%d challenges for 4 connections; nonces are not being reused", got)
+	// One challenge per connection, not per call: the nonce is reused. (A
+	// loaded machine may reconnect; each new connection is challenged once.)
+	if got, conns := ds.challenges.Load(), ds.conns.Load(); got > conns || conns > 8 {
+		t.Errorf("%d challenges on %d connections (pool of 4); nonces are not being reused", got, conns)
 	}
 	if got := ds.unauth.Load(); got != 0 {
 		t.Errorf("%d requests carried credentials the server rejected", got)

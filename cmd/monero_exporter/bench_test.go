@@ -43,7 +43,9 @@ func TestBenchReport(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
-	cmd := exec.Command(bin, "--monerod.rpc-url="+node.URL(), "--web.listen-address="+listen, "--log.level=warn")
+	args := []string{"--monerod.rpc-url=" + node.URL(), "--web.listen-address=" + listen, "--log.level=warn"}
+	args = append(args, strings.Fields(os.Getenv("BENCH_ARGS"))...) // e.g. --no-collector.txpool
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -66,10 +68,13 @@ func TestBenchReport(t *testing.T) {
 		return nil
 	}
 	rpcClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	rpc := func(method string) func() error {
-		body := []byte(`{"jsonrpc":"2.0","id":"0","method":"` + method + `"}`)
+	rpc := func(call string) func() error {
+		path, body := call, []byte("{}")
+		if method, ok := strings.CutPrefix(call, "json_rpc "); ok {
+			path, body = "/json_rpc", []byte(`{"jsonrpc":"2.0","id":"0","method":"`+method+`"}`)
+		}
 		return func() error {
-			resp, err := rpcClient.Post(node.URL()+"/json_rpc", "application/json", bytes.NewReader(body))
+			resp, err := rpcClient.Post(node.URL()+path, "application/json", bytes.NewReader(body))
 			if err != nil {
 				return err
 			}
@@ -153,8 +158,9 @@ func TestBenchReport(t *testing.T) {
 
 // What /metrics asks of monerod, and the health endpoint, for the bench.
 var (
-	benchRPCMethods = []string{"get_info", "get_last_block_header", "hard_fork_info"}
-	benchHealthPath = ""
+	benchRPCMethods = []string{"json_rpc get_info", "json_rpc get_last_block_header", "json_rpc hard_fork_info",
+		"json_rpc get_connections", "json_rpc get_bans", "/get_transaction_pool_stats", "/get_net_stats", "/mining_status"}
+	benchHealthPath = "/health"
 )
 
 func envInt(name string, def int) int {

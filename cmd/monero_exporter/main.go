@@ -115,17 +115,23 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Parts: cfg.collectors, Health: &cfg.health})
 	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger)
 
-	static := prometheus.NewRegistry()
-	static.MustRegister(
-		requests,
+	// The exporter's own metrics need nothing from monerod, so they are
+	// gathered while the scrape waits for it; the request counters are read
+	// after the scrape's calls, so that they include them.
+	own := prometheus.NewRegistry()
+	own.MustRegister(
 		versioncollector.NewCollector("monero_exporter"),
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newProcessCollector(),
 	)
+	after := prometheus.NewRegistry()
+	after.MustRegister(requests)
 
 	mux := http.NewServeMux()
-	mux.Handle(cfg.metricsPath, promhttp.InstrumentMetricHandler(static,
-		metricsHandler(coll, static, cfg.timeout, cfg.timeoutOffset, logger)))
+	mux.Handle(cfg.metricsPath, promhttp.InstrumentMetricHandler(own, &metricsHandler{
+		coll: coll, own: own, after: after,
+		timeout: cfg.timeout, offset: cfg.timeoutOffset, gzip: cfg.gzip, logger: logger,
+	}))
 	for _, p := range []string{health.PathHealth, health.PathV1, health.PathV1 + "/"} {
 		mux.Handle(p, healthHandler)
 	}
@@ -151,27 +157,6 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 		mux.Handle("/", landing)
 	}
 	return mux, nil
-}
-
-// metricsHandler serves one scrape: a registry made for the request holds
-// the collector bound to the scrape's deadline, beside the static registry
-// of the exporter's own metrics.
-func metricsHandler(coll *collector.Collector, static prometheus.Gatherer, timeout, offset time.Duration, logger *slog.Logger) http.Handler {
-	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelError)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, timeout, offset, logger))
-		defer cancel()
-		reg := prometheus.NewRegistry()
-		if err := reg.Register(coll.ForContext(ctx)); err != nil {
-			http.Error(w, "registering the collector failed", http.StatusInternalServerError)
-			return
-		}
-		// The scrape first, so that the request counters include its calls.
-		promhttp.HandlerFor(prometheus.Gatherers{reg, static}, promhttp.HandlerOpts{
-			ErrorLog:      errLog,
-			ErrorHandling: promhttp.ContinueOnError,
-		}).ServeHTTP(w, r)
-	})
 }
 
 // scrapeTimeout is Prometheus's scrape timeout minus the offset, or the

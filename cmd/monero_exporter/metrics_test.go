@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/monero-ops/monero_exporter/internal/fixtures"
+)
+
+func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args ...string) (*fixtures.Server, string) {
+	t.Helper()
+	srv := fixtures.NewServer(t, fixtures.Busy, overrides)
+	url, _ := startExporter(t, append([]string{"--monerod.rpc-url=" + srv.URL}, args...)...)
+	return srv, url
+}
+
+func get(t *testing.T, url string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	// A transport that leaves Accept-Encoding and decompression to us.
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func TestMetricsCompressionOnlyWhenEnabledAndAccepted(t *testing.T) {
+	_, plain := fixtureExporter(t, nil)
+	resp, body := get(t, plain+"/metrics", map[string]string{"Accept-Encoding": "gzip"})
+	if resp.Header.Get("Content-Encoding") != "" || !bytes.Contains(body, []byte("monero_up 1")) {
+		t.Fatalf("compressed without --web.compression: %q", resp.Header.Get("Content-Encoding"))
+	}
+
+	_, gz := fixtureExporter(t, nil, "--web.compression")
+	resp, body = get(t, gz+"/metrics", map[string]string{"Accept-Encoding": "deflate, gzip;q=0.8"})
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatal("not compressed although enabled and accepted")
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil || !bytes.Contains(text, []byte("monero_up 1")) {
+		t.Fatalf("gzip body: %v", err)
+	}
+	for _, ae := range []string{"gzip;q=0", "identity", ""} {
+		if resp, _ := get(t, gz+"/metrics", map[string]string{"Accept-Encoding": ae}); resp.Header.Get("Content-Encoding") != "" {
+			t.Errorf("Accept-Encoding %q got gzip", ae)
+		}
+	}
+}
+
+func TestMetricsProtobufNegotiated(t *testing.T) {
+	_, url := fixtureExporter(t, nil)
+	resp, body := get(t, url+"/metrics", map[string]string{
+		"Accept": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3",
+	})
+	format := expfmt.ResponseFormat(resp.Header)
+	if format.FormatType() != expfmt.TypeProtoDelim {
+		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+	}
+	dec := expfmt.NewDecoder(bytes.NewReader(body), format)
+	seen := map[string]bool{}
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			if err == io.EOF {
+				break
+			}
+			t.Fatal(err)
+		}
+		if seen[mf.GetName()] {
+			t.Fatalf("family %s twice", mf.GetName())
+		}
+		seen[mf.GetName()] = true
+	}
+	for _, name := range []string{"monero_up", "monero_height", "go_goroutines", "process_resident_memory_bytes", "monero_exporter_rpc_requests_total"} {
+		if !seen[name] {
+			t.Errorf("%s missing from the protobuf answer", name)
+		}
+	}
+}
+
+// Concurrent scrapes share one snapshot and its encoding; each still gets
+// its own scrape duration and a whole, valid answer.
+func TestConcurrentScrapesShareSnapshotAndEncoding(t *testing.T) {
+	info := fixtures.Load(t, fixtures.Busy, "get_info")
+	srv, url := fixtureExporter(t, map[string]http.HandlerFunc{
+		"get_info": func(w http.ResponseWriter, _ *http.Request) {
+			time.Sleep(200 * time.Millisecond) // keep the fetch in flight while the others join
+			_, _ = w.Write(info)
+		},
+	})
+	const n = 20
+	bodies := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, bodies[i] = get(t, url+"/metrics", nil) })
+	}
+	wg.Wait()
+	if got := srv.Calls("get_info"); got > 2 {
+		t.Errorf("%d concurrent scrapes made %d get_info calls", n, got)
+	}
+	heights := map[string]bool{}
+	for i, b := range bodies {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("scrape %d: %v", i, err)
+		}
+		if mfs["monero_up"].GetMetric()[0].GetGauge().GetValue() != 1 {
+			t.Fatalf("scrape %d: not up", i)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "monero_rpc_call_duration_seconds{method=\"get_info\"}") {
+				heights[line] = true
+			}
+		}
+	}
+	if len(heights) > 2 {
+		t.Errorf("scrapes sharing a snapshot show %d different call durations; want the shared one", len(heights))
+	}
+}

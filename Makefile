@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revisi
              -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=make \
              -X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test lint demo bench clean
+.PHONY: all build test lint demo bench generate clean
 
 all: build
 
@@ -26,6 +26,10 @@ lint:
 # rather than skip when CI is set), with the race detector.
 test: lint build
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Re-render the alert rules (from alerts/config.yml) and the dashboards.
+generate:
+	$(GO) generate ./alerts ./dashboards
 
 demo: build
 	bash scripts/demo.sh

@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revisi
              -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=make \
              -X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test lint demo bench generate clean
+.PHONY: all build test lint demo bench generate fuzz clean
 
 all: build
 
@@ -24,8 +24,15 @@ lint:
 
 # Every test: unit, integration against real regtest monerods (they fail
 # rather than skip when CI is set), with the race detector.
+FUZZTIME ?= 10s
+
 test: lint build
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target for FUZZTIME (their seed corpora already run in go test).
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 # Re-render the alert rules (from alerts/config.yml) and the dashboards.
 generate:

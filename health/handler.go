@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -150,8 +151,15 @@ type probeComponent struct {
 }
 
 func (h *handler) serveProbe(w http.ResponseWriter, r *http.Request) {
+	// r.URL.Query() drops what it cannot parse: "strict_status_code=1;x"
+	// would silently lose the parameter.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.writeError(w, r, http.StatusBadRequest, "Query string is malformed ("+err.Error()+"); /health understands only '"+strictParam+"=1'.")
+		return
+	}
 	strict := false
-	if vals, ok := r.URL.Query()[strictParam]; ok {
+	if vals, ok := q[strictParam]; ok {
 		if len(vals) != 1 || vals[0] != "1" {
 			h.writeError(w, r, http.StatusBadRequest, "Query parameter '"+strictParam+"' accepts only the value 1.")
 			return

@@ -271,6 +271,8 @@ func TestProbe(t *testing.T) {
 		{"strict empty", healthy, "GET", "/health?strict_status_code=", 400, ""},
 		{"strict twice", healthy, "GET", "/health?strict_status_code=1&strict_status_code=1", 400, ""},
 		{"other parameters ignored", healthy, "GET", "/health?foo=bar", 200, "pass"},
+		{"malformed query keeps no strict", failing, "GET", "/health?strict_status_code=1;x", 400, ""},
+		{"malformed escape", healthy, "GET", "/health?%zz", 400, ""},
 		{"HEAD healthy", healthy, "HEAD", "/health", 200, ""},
 		{"HEAD failing", failing, "HEAD", "/health", 503, ""},
 		{"POST", healthy, "POST", "/health", 405, ""},

@@ -3,9 +3,11 @@ package monerod
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // ParseAddress turns the forms operators write for a monerod RPC address into
@@ -25,7 +27,9 @@ func ParseAddress(addr string, defaultPort int) (*url.URL, error) {
 	if defaultPort < 1 || defaultPort > 65535 {
 		return nil, fmt.Errorf("monerod port %d is out of range 1-65535", defaultPort)
 	}
-	if strings.Contains(addr, "://") {
+	// A '@' before "://" is credentials too ("user:pass@host://..."): such
+	// an address goes to the refusal below, whose error does not repeat it.
+	if i := strings.Index(addr, "://"); i >= 0 && !strings.Contains(addr[:i], "@") {
 		return parseURL(addr, defaultPort)
 	}
 	if strings.Contains(addr, "@") {
@@ -68,7 +72,7 @@ func parseURL(addr string, defaultPort int) (*url.URL, error) {
 	return &url.URL{
 		Scheme: u.Scheme,
 		Host:   net.JoinHostPort(host, port),
-		Path:   strings.TrimSuffix(u.Path, "/"),
+		Path:   strings.TrimRight(u.Path, "/"), // the client appends "/json_rpc"
 	}, nil
 }
 
@@ -79,7 +83,14 @@ func splitHostPort(hostport string, defaultPort int) (host, port string, err err
 		return hostport, strconv.Itoa(defaultPort), nil // bare IPv6 literal
 	}
 	if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
-		return strings.Trim(hostport, "[]"), strconv.Itoa(defaultPort), nil
+		host = hostport[1 : len(hostport)-1]
+		if !strings.Contains(host, ":") {
+			return "", "", fmt.Errorf("%q in brackets is not an IPv6 address", host)
+		}
+		if err := checkHost(host); err != nil {
+			return "", "", err
+		}
+		return host, strconv.Itoa(defaultPort), nil
 	}
 	host, port, err = net.SplitHostPort(hostport)
 	if err != nil {
@@ -92,12 +103,40 @@ func splitHostPort(hostport string, defaultPort int) (host, port string, err err
 	if host == "" {
 		return "", "", fmt.Errorf("host is empty")
 	}
-	if strings.ContainsAny(host, "[]") {
-		return "", "", fmt.Errorf("host %q is malformed", host)
+	if err := checkHost(host); err != nil {
+		return "", "", err
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n < 1 {
 		return "", "", fmt.Errorf("port %q is not a number in 1-65535", port)
 	}
-	return host, strconv.Itoa(n), nil
+	return host, strconv.FormatUint(n, 10), nil
+}
+
+// checkHost accepts an IP address (IPv6 with an optional zone) or a host name
+// of letters, digits, '-', '_' and '.': what a URL can carry and a dialer use.
+func checkHost(host string) error {
+	if strings.Contains(host, ":") {
+		ip, zone, hasZone := strings.Cut(host, "%")
+		if addr, err := netip.ParseAddr(ip); err != nil || !addr.Is6() || (hasZone && !isName(zone)) {
+			return fmt.Errorf("host %q is not an IPv6 address", host)
+		}
+		return nil
+	}
+	if !isName(host) {
+		return fmt.Errorf("host %q is malformed", host)
+	}
+	return nil
+}
+
+func isName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r != '-' && r != '_' && r != '.' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
 }

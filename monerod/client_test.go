@@ -47,6 +47,13 @@ func TestParseAddress(t *testing.T) {
 		{in: "a:b:c", port: 18081, wantErr: "cannot split"},
 		{in: "http://user:hunter2@node", port: 18081, wantErr: "must not carry credentials"},
 		{in: "user:hunter2@node", port: 18081, wantErr: "must not carry credentials"},
+		{in: "alice:hunter2@node:18081://", port: 18081, wantErr: "must not carry credentials"},
+		{in: "http://node.example:18081//", port: 18081, want: "http://node.example:18081"},
+		{in: "a\nb:80", port: 18081, wantErr: "malformed"},
+		{in: "[a]b]", port: 18081, wantErr: "not an IPv6"},
+		{in: "[::1%]", port: 18081, wantErr: "IPv6"},
+		{in: "[node]", port: 18081, wantErr: "not an IPv6"},
+		{in: "node:+18081", port: 18081, wantErr: "1-65535"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -467,6 +474,11 @@ func TestWideDifficultyBeyond64Bits(t *testing.T) {
 	}
 	if got, _ := parseWideDifficulty("", 42); got != 42 {
 		t.Fatalf("fallback: got %g", got)
+	}
+	for _, bad := range []string{"0x-1", "0x+1f", "0x", "0x1" + strings.Repeat("0", 300), "1f"} {
+		if _, err := parseWideDifficulty(bad, 0); !errors.Is(err, ErrBadResponse) {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
 

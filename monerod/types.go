@@ -138,6 +138,11 @@ func parseWideDifficulty(wide string, narrow uint64) (float64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w: wide_difficulty %q is not 0x-prefixed hex", ErrBadResponse, wide)
 	}
+	// At most 128 bits, digits only: SetString would also take a sign
+	// ("0x-1") and any number of digits (+Inf as a float64).
+	if hex == "" || len(hex) > 32 || strings.TrimLeft(hex, "0123456789abcdefABCDEF") != "" {
+		return 0, fmt.Errorf("%w: wide_difficulty %q is not a 128-bit hex number", ErrBadResponse, wide)
+	}
 	n, ok := new(big.Int).SetString(hex, 16)
 	if !ok {
 		return 0, fmt.Errorf("%w: wide_difficulty %q is not hex", ErrBadResponse, wide)

@@ -13,22 +13,9 @@ import (
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v2"
-)
 
-// requireTool returns the path of a program the test needs. When it is
-// missing the test is skipped, unless the environment variable CI is set:
-// then a missing program is a broken CI machine and the test fails.
-func requireTool(t testing.TB, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found on PATH, and CI is set: install the Debian package %s", name, debianPackage)
-		}
-		t.Skipf("%s not found on PATH (Debian package %s); skipping", name, debianPackage)
-	}
-	return p
-}
+	"github.com/monero-ops/monero_exporter/internal/testenv"
+)
 
 // run runs a command and fails the test with its output when it fails.
 func run(t testing.TB, dir, name string, args ...string) string {
@@ -80,7 +67,7 @@ func TestCommittedRulesMatchConfig(t *testing.T) {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.RequireTool(t, "promtool", "prometheus")
 	run(t, ".", promtool, "check", "rules", RulesFile)
 	// The thresholds the unit tests use, and very different ones, render
 	// into valid rules too.
@@ -99,7 +86,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 // testdata/config.yml, so that an operator's thresholds in config.yml
 // never break it.
 func TestPromtoolTestRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.RequireTool(t, "promtool", "prometheus")
 	dir := t.TempDir()
 	renderTo(t, loadConfig(t, filepath.Join("testdata", "config.yml")), dir)
 	tests, err := os.ReadFile("tests.yml")

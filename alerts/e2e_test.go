@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // TestEndToEndWithPrometheus runs the real parts together: a regtest
@@ -25,8 +26,8 @@ import (
 // It reads everything back through Prometheus's HTTP API.
 func TestEndToEndWithPrometheus(t *testing.T) {
 	monerodtest.Require(t)
-	prometheusBin := requireTool(t, "prometheus", "prometheus")
-	promtool := requireTool(t, "promtool", "prometheus")
+	prometheusBin := testenv.RequireTool(t, "prometheus", "prometheus")
+	promtool := testenv.RequireTool(t, "promtool", "prometheus")
 	dir := t.TempDir()
 
 	// The slow part first, so that the blocks mined below are fresh when

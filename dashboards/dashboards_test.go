@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // Where the other parts of the mixin and the golden scrape live.
@@ -34,21 +36,6 @@ var notInGolden = map[string]string{
 // collectorSource is the exporter's collector code, where notInGolden
 // families must be named.
 var collectorSource = filepath.Join("..", "collector", "*.go")
-
-// requireTool returns the path of a program the test needs. When it is
-// missing the test is skipped, unless the environment variable CI is set:
-// then a missing program is a broken CI machine and the test fails.
-func requireTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found on PATH, and CI is set: install the Debian package %s", name, debianPackage)
-		}
-		t.Skipf("%s not found on PATH (Debian package %s); skipping", name, debianPackage)
-	}
-	return p
-}
 
 // dashboardFiles returns every committed dashboard, parsed as plain JSON
 // the way Grafana reads it.
@@ -320,7 +307,7 @@ func TestPanelQueriesFilterAndRate(t *testing.T) {
 // Grafana's variables replaced, to promtool as recording rules: promtool
 // parses each with Prometheus's own parser.
 func TestQueriesParse(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.RequireTool(t, "promtool", "prometheus")
 	type rule struct {
 		Record string `yaml:"record"`
 		Expr   string `yaml:"expr"`

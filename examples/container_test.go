@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 var (
@@ -141,7 +143,7 @@ func readFile(t *testing.T, path string) string {
 // and checks that it gives a static binary that runs on a base image
 // without a C library: no ELF interpreter, no shared library.
 func TestMakeBuildIsStatic(t *testing.T) {
-	makeBin := requireTool(t, "make", "make")
+	makeBin := testenv.RequireTool(t, "make", "make")
 	bin := filepath.Join(t.TempDir(), "monero_exporter")
 	cmd := exec.Command(makeBin, "-C", "..", "build", "BINARY="+bin)
 	if out, err := cmd.CombinedOutput(); err != nil {

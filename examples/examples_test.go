@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // The other parts of the repository the examples use.
@@ -21,21 +23,6 @@ var (
 	alertsConfig = filepath.Join("..", "alerts", "config.yml")
 	readmes      = []string{filepath.Join("..", "README.md")}
 )
-
-// requireTool returns the path of a program the test needs. When it is
-// missing the test is skipped, unless the environment variable CI is set:
-// then a missing program is a broken CI machine and the test fails.
-func requireTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found on PATH, and CI is set: install the Debian package %s", name, debianPackage)
-		}
-		t.Skipf("%s not found on PATH (Debian package %s); skipping", name, debianPackage)
-	}
-	return p
-}
 
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
@@ -93,7 +80,7 @@ var reYAMLBlock = regexp.MustCompile("(?s)```ya?ml\n(.*?)```")
 // TestPrometheusConfig validates prometheus.yml, and every Prometheus
 // configuration README shows, with Prometheus's own promtool.
 func TestPrometheusConfig(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.RequireTool(t, "promtool", "prometheus")
 	b, err := os.ReadFile("prometheus.yml")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/metrics.prom from a real node")
@@ -117,18 +118,6 @@ next:
 	return 0
 }
 
-func promtool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not found, and CI is set: install Debian's prometheus package")
-		}
-		t.Skip("promtool not found (Debian package prometheus); skipping")
-	}
-	return p
-}
-
 func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	monerodtest.Require(t)
 	node := monerodtest.Start(t, monerodtest.Options{})
@@ -200,7 +189,7 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	}
 
 	// promtool's linter accepts the whole exposition.
-	cmd := exec.Command(promtool(t), "check", "metrics")
+	cmd := exec.Command(testenv.RequireTool(t, "promtool", "prometheus"), "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)

@@ -162,7 +162,8 @@ func (c *Client) Close() {
 
 // CallJSONRPC calls a JSON-RPC method and decodes its "result" into result.
 // params may be nil.
-func (c *Client) CallJSONRPC(ctx context.Context, method string, params, result any) error {
+func (c *Client) CallJSONRPC(ctx context.Context, method string, params, result any) (err error) {
+	defer c.report(method, time.Now(), &err)
 	body, err := c.jsonRPCBody(method, params)
 	if err != nil {
 		return fmt.Errorf("%s: encode request: %w", method, err)
@@ -171,7 +172,7 @@ func (c *Client) CallJSONRPC(ctx context.Context, method string, params, result 
 		Result any       `json:"result"`
 		Error  *RPCError `json:"error"`
 	}{Result: result}
-	err = c.do(ctx, method, c.jsonRPCURL, c.uriPrefix+"/json_rpc", body, &env)
+	err = c.do(ctx, c.jsonRPCURL, c.uriPrefix+"/json_rpc", body, &env)
 	if err == nil && env.Error != nil {
 		err = fmt.Errorf("%s: %w", method, rpcErr(env.Error))
 	} else if err != nil {
@@ -185,7 +186,9 @@ func (c *Client) CallJSONRPC(ctx context.Context, method string, params, result 
 
 // CallPath posts to one of monerod's other JSON endpoints (such as
 // "/get_transaction_pool_stats") and decodes the answer into result.
-func (c *Client) CallPath(ctx context.Context, path string, params, result any) error {
+func (c *Client) CallPath(ctx context.Context, path string, params, result any) (err error) {
+	name := path[1:]
+	defer c.report(name, time.Now(), &err)
 	body := []byte("{}")
 	if params != nil {
 		var err error
@@ -193,8 +196,7 @@ func (c *Client) CallPath(ctx context.Context, path string, params, result any) 
 			return fmt.Errorf("%s: encode request: %w", path, err)
 		}
 	}
-	name := path[1:]
-	err := c.do(ctx, name, c.baseURL+path, c.uriPrefix+path, body, result)
+	err = c.do(ctx, c.baseURL+path, c.uriPrefix+path, body, result)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -240,13 +242,17 @@ func (c *Client) jsonRPCBody(method string, params any) ([]byte, error) {
 	return b, err
 }
 
+// report tells OnCall how a call went, once its answer has been checked: a
+// JSON-RPC error or a status other than OK is not a success.
+func (c *Client) report(name string, start time.Time, err *error) {
+	if c.onCall != nil {
+		c.onCall(name, Outcome(*err), time.Since(start))
+	}
+}
+
 // do sends one call on a free lane, answering a Digest challenge if monerod
 // asks for one, and decodes the body into out.
-func (c *Client) do(ctx context.Context, name, url, uri string, body []byte, out any) (err error) {
-	start := time.Now()
-	if c.onCall != nil {
-		defer func() { c.onCall(name, Outcome(err), time.Since(start)) }()
-	}
+func (c *Client) do(ctx context.Context, url, uri string, body []byte, out any) error {
 	var l *lane
 	select {
 	case l = <-c.lanes:

@@ -430,6 +430,22 @@ func TestOnCallCountsEveryCall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A refusal and a JSON-RPC error are counted as what they are.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "get_bans") {
+			_, _ = io.WriteString(w, `{"error":{"code":-32601,"message":"Method not found"},"id":"0","jsonrpc":"2.0"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"id":"0","jsonrpc":"2.0","result":{"status":"BUSY"}}`)
+	}))
+	t.Cleanup(refusing.Close)
+	r := newTestClient(t, refusing.URL, func(cfg *Config) { cfg.OnCall = c.onCall })
+	_, _ = r.GetBans(t.Context())
+	_, _ = r.HardForkInfo(t.Context())
+	if seen["get_bans/method_not_available"] != 1 || seen["hard_fork_info/bad_response"] != 1 {
+		t.Fatalf("OnCall saw %v", seen)
+	}
 	// okInfo decodes as a connections result with no list: an empty list.
 	if conns, err := c.GetConnections(t.Context()); err != nil || conns == nil || len(conns) != 0 {
 		t.Fatalf("GetConnections = %v, %v; want an empty list", conns, err)

@@ -243,14 +243,20 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	}
 	<-infoDone
 	if info := snap.Info; info != nil {
-		if s.restricted != nil && *s.restricted && !info.Restricted {
+		lifted := known && *s.restricted && !info.Restricted // restarted without --restricted-rpc
+		if lifted {
 			s.refusedMu.Lock()
-			clear(s.refused) // restarted without --restricted-rpc
+			clear(s.refused)
 			s.refusedMu.Unlock()
 		}
 		s.restricted = &info.Restricted
-		if !known {
+		switch {
+		case !known:
 			s.startParts(ctx, &wg, snap, prev, info.Restricted, false)
+		case lifted:
+			// The parts started with get_info took the node for restricted
+			// and skipped what it refused; ask for those now.
+			s.startSkippedParts(ctx, &wg, snap, prev)
 		}
 		s.startParts(ctx, &wg, snap, prev, info.Restricted, true)
 		s.fetchTip(ctx, snap, prev)
@@ -305,6 +311,20 @@ func (s *Source) fetchTip(ctx context.Context, snap, prev *Snapshot) {
 	})
 }
 
+// startSkippedParts starts the enabled parts (not tip-bound) that this
+// snapshot reported skipped, once the node turned out not to be restricted.
+func (s *Source) startSkippedParts(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot) {
+	for _, p := range s.parts {
+		snap.mu.Lock()
+		st, ok := snap.Parts[p.name]
+		snap.mu.Unlock()
+		if p.tipBound || !ok || !st.Skipped {
+			continue
+		}
+		wg.Go(func() { s.runPart(ctx, p, snap, prev) })
+	}
+}
+
 // startParts starts the enabled optional parts of one kind (tip-bound or
 // not) that the node is expected to offer; the others are reported as
 // skipped. Tip-bound parts reuse the previous answer while the tip is the same.
@@ -323,17 +343,21 @@ func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap, prev 
 			snap.setPart(p.name, PartStatus{})
 			continue
 		}
-		wg.Go(func() {
-			start := time.Now()
-			err := p.fetch(ctx, s.client, snap, prev)
-			st := PartStatus{Took: time.Since(start), Err: err}
-			if errors.Is(err, monerod.ErrMethodNotAvailable) {
-				s.markRefused(p.name, err)
-				st = PartStatus{Took: st.Took, Skipped: true}
-			}
-			snap.setPart(p.name, st)
-		})
+		wg.Go(func() { s.runPart(ctx, p, snap, prev) })
 	}
+}
+
+// runPart fetches one part and records how it went; a refusal marks the part
+// skipped from now on.
+func (s *Source) runPart(ctx context.Context, p part, snap, prev *Snapshot) {
+	start := time.Now()
+	err := p.fetch(ctx, s.client, snap, prev)
+	st := PartStatus{Took: time.Since(start), Err: err}
+	if errors.Is(err, monerod.ErrMethodNotAvailable) {
+		s.markRefused(p.name, err)
+		st = PartStatus{Took: st.Took, Skipped: true}
+	}
+	snap.setPart(p.name, st)
 }
 
 // dialP2P checks that the node's P2P port accepts a TCP connection, then

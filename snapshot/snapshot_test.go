@@ -229,3 +229,33 @@ func TestNewRejectsUnknownPart(t *testing.T) {
 		t.Fatal("unknown part accepted")
 	}
 }
+
+// A node restarted without --restricted-rpc has its parts asked in the very
+// first snapshot that sees it unrestricted.
+func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
+	restricted := fixtures.Load(t, fixtures.Restricted, "get_info")
+	open := fixtures.Load(t, fixtures.Unrestricted, "get_info")
+	var lifted atomic.Bool
+	srv := fixtures.NewServer(t, fixtures.Unrestricted, map[string]http.HandlerFunc{
+		"get_info": func(w http.ResponseWriter, _ *http.Request) {
+			if lifted.Load() {
+				_, _ = w.Write(open)
+				return
+			}
+			_, _ = w.Write(restricted)
+		},
+	})
+	src := newSource(t, srv.URL, Config{Parts: []string{PartConnections}})
+	src.Get(t.Context())
+	if snap := src.Get(t.Context()); !snap.Parts[PartConnections].Skipped || srv.Calls("get_connections") != 0 {
+		t.Fatal("connections asked of a restricted node")
+	}
+	lifted.Store(true)
+	snap := src.Get(t.Context())
+	if st := snap.Parts[PartConnections]; st.Skipped || st.Err != nil || snap.Connections == nil {
+		t.Fatalf("first unrestricted snapshot: connections %+v", st)
+	}
+	if srv.Calls("get_connections") != 1 {
+		t.Fatalf("get_connections asked %d times", srv.Calls("get_connections"))
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/snapshot"
@@ -20,7 +21,7 @@ import (
 
 // metricsHandler serves one scrape. The exporter's own metrics (Go runtime,
 // process, build info) are gathered and encoded while the scrape's RPC calls
-// are under way. monerod's metrics are encoded once per snapshot and format,
+// are under way, once for all the requests that arrive meanwhile. monerod's metrics are encoded once per snapshot and format,
 // and shared by every request that shares the snapshot; only monero_up, the
 // scrape's duration and the request counters are made per request. The parts
 // are concatenated: the text and protobuf exposition formats allow families
@@ -33,14 +34,10 @@ type metricsHandler struct {
 	gzip            bool
 	logger          *slog.Logger
 
-	bufs   sync.Pool // *bytes.Buffer
-	gzs    sync.Pool // *gzip.Writer
-	bodies snapshotBodies
-}
-
-type encoded struct {
-	buf *bytes.Buffer
-	err error
+	bufs     sync.Pool // *bytes.Buffer
+	gzs      sync.Pool // *gzip.Writer
+	bodies   snapshotBodies
+	ownGroup singleflight.Group
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -48,11 +45,14 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	format := expfmt.Negotiate(r.Header) // text or protobuf: OpenMetrics is not offered
 
-	ownDone := make(chan encoded, 1)
-	go func() {
-		buf := h.buffer()
-		ownDone <- encoded{buf, encode(buf, format, h.own)}
-	}()
+	// Requests that arrive while the own metrics are being gathered share
+	// that work, as they share a snapshot: under load it is most of the CPU
+	// a request costs.
+	ownDone := h.ownGroup.DoChan(string(format), func() (any, error) {
+		var b bytes.Buffer
+		err := encode(&b, format, h.own)
+		return b.Bytes(), err
+	})
 
 	start := time.Now()
 	snap := h.coll.Source().Get(ctx)
@@ -70,8 +70,8 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.bufs.Put(tail)
 	tailErr := encode(tail, format, prometheus.Gatherers{h.after, perRequest})
 	own := <-ownDone
-	defer h.bufs.Put(own.buf)
-	for _, e := range []error{own.err, bodyErr, tailErr} {
+	ownBody, _ := own.Val.([]byte)
+	for _, e := range []error{own.Err, bodyErr, tailErr} {
 		if e != nil {
 			// As promhttp's ContinueOnError: serve what could be gathered.
 			h.logger.Error("gathering metrics", "err", e)
@@ -90,7 +90,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		out = gz
 	}
-	for _, part := range [][]byte{own.buf.Bytes(), body, tail.Bytes()} {
+	for _, part := range [][]byte{ownBody, body, tail.Bytes()} {
 		if _, err := out.Write(part); err != nil {
 			return // the scraper went away
 		}

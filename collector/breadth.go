@@ -11,11 +11,13 @@ import (
 )
 
 // Bucket bounds, chosen for mainnet: a pool transaction waits seconds to
-// hours, weighs 1.5-100 kB, pays 20-100000 piconero per byte.
+// hours and weighs 1.5-100 kB; fees run from the base fee (about 20000
+// piconero per byte at the minimum block weight) up to the fastest priority
+// (some 166 times that), and higher where the block reward is higher (regtest).
 var (
 	ageBuckets        = []float64{30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400}
 	txSizeBuckets     = []float64{1000, 1500, 2000, 3000, 5000, 10000, 20000, 50000, 100000}
-	feePerByteBuckets = []float64{20e-12, 50e-12, 100e-12, 200e-12, 500e-12, 1000e-12, 5000e-12, 20000e-12, 100000e-12}
+	feePerByteBuckets = []float64{5e-9, 10e-9, 20e-9, 50e-9, 100e-9, 200e-9, 500e-9, 1e-6, 5e-6, 20e-6}
 	inputsBuckets     = []float64{1, 2, 3, 4, 8, 16, 32, 64, 128}
 	outputsBuckets    = []float64{1, 2, 3, 4, 8, 16}
 	lagBuckets        = []float64{-100, -10, -1, 0, 1, 2, 5, 10, 100, 1000}

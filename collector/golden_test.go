@@ -1,0 +1,66 @@
+package collector
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/<part>.prom from the busy fixtures")
+
+var fqName = regexp.MustCompile(`fqName: "(\w+)"`)
+
+// TestPartsGolden compares each sub-collector's whole exposition, from the
+// answers recorded on a busy node, with testdata/<part>.prom. The snapshot's
+// time is pinned so that ages are the same on every run. Regenerate with
+// -update after an intended change, and review the diff.
+func TestPartsGolden(t *testing.T) {
+	srv := fixtures.NewServer(t, fixtures.Busy, nil)
+	c := newCollector(t, srv.URL, snapshot.PartNames()...)
+	snap := c.source.Get(t.Context())
+	if !snap.Up() {
+		t.Fatal("fixture node down")
+	}
+	snap.Time = time.Unix(1795324100, 0)
+	for _, part := range snapshot.PartNames() {
+		t.Run(part, func(t *testing.T) {
+			var names []string
+			for _, d := range breadthDescs[part] {
+				names = append(names, fqName.FindStringSubmatch(d.String())[1])
+			}
+			path := filepath.Join("testdata", part+".prom")
+			if *update {
+				text, err := testutil.CollectAndFormat(c.SnapshotMetrics(snap), expfmt.TypeTextPlain, names...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, text, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if len(bytes.TrimSpace(want)) == 0 {
+				t.Fatalf("%s is empty: the busy fixtures do not exercise %s", path, part)
+			}
+			if err := testutil.CollectAndCompare(c.SnapshotMetrics(snap), bytes.NewReader(want), names...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
@@ -32,25 +33,11 @@ func num(v any) float64 { f, _ := v.(float64); return f }
 // metric finds the series of name whose labels include want.
 func metric(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) *dto.Metric {
 	t.Helper()
-	mf := mfs[name]
-	if mf == nil {
-		t.Fatalf("%s missing", name)
+	m := testenv.Series(mfs, name, want...)
+	if m == nil {
+		t.Fatalf("%s%v missing", name, want)
 	}
-next:
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(want); i += 2 {
-			if have[want[i]] != want[i+1] {
-				continue next
-			}
-		}
-		return m
-	}
-	t.Fatalf("%s%v missing", name, want)
-	return nil
+	return m
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }

@@ -42,6 +42,7 @@ import (
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 const (
@@ -176,24 +177,7 @@ func faultCheckScrape(r faultResponse) (map[string]*dto.MetricFamily, error) {
 
 // faultHas reports whether name has a series whose labels include want.
 func faultHas(mfs map[string]*dto.MetricFamily, name string, want ...string) bool {
-	mf, ok := mfs[name]
-	if !ok {
-		return false
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(want); i += 2 {
-			if have[want[i]] != want[i+1] {
-				continue next
-			}
-		}
-		return true
-	}
-	return false
+	return testenv.Series(mfs, name, want...) != nil
 }
 
 // faultRequests returns a series of monero_exporter_rpc_requests_total, 0 when absent.

@@ -90,32 +90,11 @@ func scrape(t *testing.T, url string, header map[string]string) (string, map[str
 // value returns the value of the series of name whose labels include want.
 func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
 	t.Helper()
-	mf, ok := mfs[name]
-	if !ok {
-		t.Fatalf("%s missing", name)
+	m := testenv.Series(mfs, name, want...)
+	if m == nil {
+		t.Fatalf("%s%v missing", name, want)
 	}
-next:
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(want); i += 2 {
-			if have[want[i]] != want[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue()
-		case m.Counter != nil:
-			return m.GetCounter().GetValue()
-		case m.Untyped != nil:
-			return m.GetUntyped().GetValue()
-		}
-	}
-	t.Fatalf("%s%v missing", name, want)
-	return 0
+	return testenv.Value(m)
 }
 
 func TestIntegrationMetricsMatchTheNode(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"sync"
@@ -28,7 +29,14 @@ import (
 
 // Defaults for Config fields left at zero.
 const (
-	DefaultMaxConnections   = 8
+	// DefaultMaxConnections is the pool for a node on a loopback or
+	// private address, where monerod accepts 25 connections from one
+	// address (--rpc-max-connections-per-private-ip).
+	DefaultMaxConnections = 8
+	// PublicMaxConnections is the pool for any other node: monerod accepts
+	// only 3 from one public address (--rpc-max-connections-per-public-ip)
+	// and closes the others unanswered.
+	PublicMaxConnections    = 3
 	DefaultMaxResponseBytes = 32 << 20
 )
 
@@ -45,7 +53,9 @@ type Config struct {
 	// one has no subject, so it cannot be verified otherwise).
 	TLSInsecureSkipVerify bool
 	// MaxConnections bounds the kept-alive connections to the node; monerod
-	// closes the 26th simultaneous connection from one address unanswered.
+	// closes the 26th simultaneous connection from a private address, and
+	// the 4th from a public one, unanswered. Zero picks by the address (see
+	// AutoMaxConnections).
 	MaxConnections int
 	// MaxResponseBytes caps every response body.
 	MaxResponseBytes int64
@@ -89,7 +99,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("monerod client: no URL")
 	}
 	if cfg.MaxConnections <= 0 {
-		cfg.MaxConnections = DefaultMaxConnections
+		cfg.MaxConnections = AutoMaxConnections(context.Background(), cfg.URL.Hostname())
 	}
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
@@ -151,6 +161,34 @@ func New(cfg Config) (*Client, error) {
 		c.all = append(c.all, l)
 	}
 	return c, nil
+}
+
+// AutoMaxConnections is the connection pool for a node at host: 8 when every
+// address it resolves to is loopback or private, else 3, monerod's default
+// limit for a public address. A name that does not resolve (within 2 s) gets
+// the safe 3.
+func AutoMaxConnections(ctx context.Context, host string) int {
+	addrs := []netip.Addr{}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		addrs = append(addrs, ip)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		var err error
+		if addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host); err != nil {
+			return PublicMaxConnections
+		}
+	}
+	if len(addrs) == 0 {
+		return PublicMaxConnections
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() {
+			return PublicMaxConnections
+		}
+	}
+	return DefaultMaxConnections
 }
 
 // Close drops the kept-alive connections.

@@ -511,3 +511,21 @@ func TestNewRejectsBadTLSConfig(t *testing.T) {
 		t.Error("no URL accepted")
 	}
 }
+
+func TestAutoMaxConnections(t *testing.T) {
+	for host, want := range map[string]int{
+		"127.0.0.1":            DefaultMaxConnections,
+		"::1":                  DefaultMaxConnections,
+		"10.1.2.3":             DefaultMaxConnections,
+		"192.168.1.20":         DefaultMaxConnections,
+		"fd00::1":              DefaultMaxConnections,
+		"localhost":            DefaultMaxConnections,
+		"8.8.8.8":              PublicMaxConnections,
+		"2001:4860:4860::8888": PublicMaxConnections,
+		"no-such-host.invalid": PublicMaxConnections,
+	} {
+		if got := AutoMaxConnections(t.Context(), host); got != want {
+			t.Errorf("%s: %d connections, want %d", host, got, want)
+		}
+	}
+}

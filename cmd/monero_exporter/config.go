@@ -85,8 +85,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Default("10s").Envar("MONEROD_TIMEOUT").Duration()
 		offset = app.Flag("monerod.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time for sending the answer.").
 			Default("0.25s").Envar("MONEROD_TIMEOUT_OFFSET").Duration()
-		maxConns = app.Flag("monerod.max-connections", "Most connections kept open to monerod (it drops the 26th from one address).").
-				Default("8").Envar("MONEROD_MAX_CONNECTIONS").Int()
+		maxConns = app.Flag("monerod.max-connections", "Most connections kept open to monerod. 0 picks 8 for a node on a loopback or private address and 3 otherwise: monerod drops the 26th connection from a private address and the 4th from a public one.").
+				Default("0").Envar("MONEROD_MAX_CONNECTIONS").Int()
 		maxBody = app.Flag("monerod.max-response-size", "Largest monerod answer read; a larger one fails the call.").
 			Default("32MiB").Envar("MONEROD_MAX_RESPONSE_SIZE").Bytes()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
@@ -168,8 +168,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--monerod.timeout must be positive, got %s", cfg.timeout)
 	case cfg.timeoutOffset < 0:
 		return nil, fmt.Errorf("--monerod.timeout-offset must not be negative, got %s", cfg.timeoutOffset)
-	case cfg.maxConnections < 1 || cfg.maxConnections > 24:
-		return nil, fmt.Errorf("--monerod.max-connections must be 1-24 (monerod drops the 26th connection from one address), got %d", cfg.maxConnections)
+	case cfg.maxConnections < 0 || cfg.maxConnections > 24:
+		return nil, fmt.Errorf("--monerod.max-connections must be 0 (automatic) to 24 (monerod drops the 26th connection from one address), got %d", cfg.maxConnections)
 	case cfg.maxResponseBytes < int64(64*units.KiB):
 		return nil, fmt.Errorf("--monerod.max-response-size must be at least 64KiB, got %d bytes", cfg.maxResponseBytes)
 	case !strings.HasPrefix(cfg.metricsPath, "/"):

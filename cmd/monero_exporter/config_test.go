@@ -26,7 +26,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(t *testing.T, c *config) {
 			if c.rpcURL.String() != "http://127.0.0.1:18081" || c.timeout != 10*time.Second || c.timeoutOffset != 250*time.Millisecond ||
-				c.metricsPath != "/metrics" || c.maxConnections != 8 || c.rpcPassword != "" {
+				c.metricsPath != "/metrics" || c.maxConnections != 0 || c.rpcPassword != "" {
 				t.Fatalf("defaults: %+v", c)
 			}
 		}},
@@ -60,7 +60,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad timeout", args: []string{"--monerod.timeout=0s"}, wantErr: "positive"},
 		{name: "unparsable timeout", args: []string{"--monerod.timeout=soon"}, wantErr: "soon"},
 		{name: "negative offset", args: []string{"--monerod.timeout-offset=-1s"}, wantErr: "negative"},
-		{name: "too many connections", args: []string{"--monerod.max-connections=30"}, wantErr: "1-24"},
+		{name: "too many connections", args: []string{"--monerod.max-connections=30"}, wantErr: "0 (automatic) to 24"},
 		{name: "tiny body cap", args: []string{"--monerod.max-response-size=1KiB"}, wantErr: "64KiB"},
 		{name: "tls on http", args: []string{"--monerod.tls-insecure-skip-verify"}, wantErr: "https"},
 		{name: "bad telemetry path", args: []string{"--web.telemetry-path=metrics"}, wantErr: "start with '/'"},

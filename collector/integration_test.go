@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
@@ -28,6 +29,16 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 
 	c := newCollector(t, node.URL(), snapshot.PartNames()...)
 	mfs := families(t, c)
+	n := 0
+	for name := range mfs {
+		if strings.HasPrefix(name, "monero_") {
+			n++
+		}
+	}
+	t.Logf("%d monero_ families from an unrestricted regtest node with a busy pool", n)
+	if n < 60 {
+		t.Errorf("only %d monero_ families", n)
+	}
 
 	var stats struct {
 		PoolStats struct {

@@ -141,3 +141,26 @@ func TestConcurrentScrapesShareSnapshotAndEncoding(t *testing.T) {
 		t.Errorf("scrapes sharing a snapshot show %d different call durations; want the shared one", len(heights))
 	}
 }
+
+// Paths the exporter does not serve are 404s, also under /api/v1 (with a
+// JSON error there), and the landing page is at / only.
+func TestUnknownPathsAre404(t *testing.T) {
+	_, url := fixtureExporter(t, nil)
+	for path, wantType := range map[string]string{
+		"/nope":             "",
+		"/metrics/extra":    "",
+		"/api/v1/nope":      "application/json",
+		"/api/v1/monerod/x": "application/json",
+	} {
+		resp, body := get(t, url+path, nil)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
+		}
+		if wantType != "" && !strings.HasPrefix(resp.Header.Get("Content-Type"), wantType) {
+			t.Errorf("%s: content type %q, body %s", path, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if resp, body := get(t, url+"/", nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("/metrics")) {
+		t.Errorf("landing page: %d", resp.StatusCode)
+	}
+}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 
@@ -207,10 +208,7 @@ func emitConnections(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 		send = append(send, float64(c.CurrentUpload)*1024)
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b key) int {
-		if a.direction != b.direction {
-			return compare(a.direction, b.direction)
-		}
-		return compare(a.state, b.state)
+		return cmp.Or(cmp.Compare(a.direction, b.direction), cmp.Compare(a.state, b.state))
 	}) {
 		ch <- gauge(connectionsDesc, float64(counts[k]), k.direction, k.state)
 	}
@@ -218,16 +216,6 @@ func emitConnections(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	ch <- histogram(connAgeDesc, connAgeBuckets, ages)
 	ch <- histogram(connRecvRateDesc, rateBuckets, recv)
 	ch <- histogram(connSendRateDesc, rateBuckets, send)
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func counter(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

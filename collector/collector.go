@@ -124,9 +124,6 @@ type Options struct {
 	Health *health.Config
 }
 
-// Source returns the snapshot source the collector reads.
-func (c *Collector) Source() *snapshot.Source { return c.source }
-
 // New returns a Collector reading snapshots from source.
 func New(source *snapshot.Source, opts Options) *Collector {
 	return &Collector{source: source, timeout: opts.Timeout, parts: opts.Parts, health: opts.Health}
@@ -209,7 +206,7 @@ func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 		ch <- gauge(partSkippedDesc, b2f(st.Skipped), name)
 	}
 	if info := snap.Info; info != nil {
-		emitInfo(ch, info, snap.Version)
+		emitInfo(ch, info, snap.DaemonVersion())
 	}
 	if h := snap.LastBlock; h != nil {
 		age := snap.Time.Sub(time.Unix(h.Timestamp, 0)).Seconds()
@@ -260,14 +257,7 @@ func emitHealth(ch chan<- prometheus.Metric, rep health.Report) {
 	}
 }
 
-func emitInfo(ch chan<- prometheus.Metric, info *monerod.Info, rpcVersion *monerod.Version) {
-	version := ""
-	switch {
-	case info.Version != nil:
-		version = *info.Version
-	case rpcVersion != nil:
-		version = "rpc-" + rpcVersion.String()
-	}
+func emitInfo(ch chan<- prometheus.Metric, info *monerod.Info, version string) {
 	ch <- gauge(nodeInfoDesc, 1, version, info.Nettype, strconv.FormatBool(info.Restricted))
 	ch <- gauge(heightDesc, float64(info.Height))
 	ch <- gauge(targetHeightDesc, float64(info.TargetHeight))

@@ -183,7 +183,7 @@ func newProbeBody(snap *snapshot.Snapshot, rep *Report, cfg Config) probeBody {
 	at := rep.Time.UTC().Format(time.RFC3339)
 	body := probeBody{
 		Status:      rep.Overall.Probe(),
-		Description: "monero_exporter " + orUnknown(cfg.ExporterVersion) + ", monerod " + daemonVersion(snap),
+		Description: "monero_exporter " + orUnknown(cfg.ExporterVersion) + ", monerod " + orUnknown(snap.DaemonVersion()),
 		Checks:      map[string][]probeComponent{},
 	}
 	for _, res := range rep.Enabled() {
@@ -201,18 +201,6 @@ func newProbeBody(snap *snapshot.Snapshot, rep *Report, cfg Config) probeBody {
 		body.Checks[res.Check] = []probeComponent{c}
 	}
 	return body
-}
-
-// daemonVersion is monerod's version for /health's description: get_info's,
-// or on a restricted node, which hides it, the RPC version ("rpc-3.11").
-func daemonVersion(snap *snapshot.Snapshot) string {
-	if snap.Info != nil && snap.Info.Version != nil && *snap.Info.Version != "" {
-		return *snap.Info.Version
-	}
-	if snap.Version != nil {
-		return "rpc-" + snap.Version.String()
-	}
-	return "unknown"
 }
 
 func orUnknown(s string) string {

@@ -306,8 +306,7 @@ func (c *Client) do(ctx context.Context, url, uri string, body []byte, out any) 
 		if err != nil {
 			// A kept-alive connection the node closed meanwhile fails
 			// before any answer; the call is read-only, so try once more.
-			if attempt == 0 && ctx.Err() == nil && l.dials.Load() == dialsBefore &&
-				(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err)) {
+			if attempt == 0 && ctx.Err() == nil && l.dials.Load() == dialsBefore && closedBeforeAnswer(err) {
 				continue
 			}
 			return classifyTransportError(ctx, err)
@@ -411,7 +410,10 @@ func drain(body io.ReadCloser) {
 	_ = body.Close()
 }
 
-func isConnReset(err error) bool {
+// closedBeforeAnswer reports an error of a connection that ended before any
+// answer came: a clean close or a failed read (a reset).
+func closedBeforeAnswer(err error) bool {
 	var opErr *net.OpError
-	return errors.As(err, &opErr) && !opErr.Timeout() && opErr.Op == "read"
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		(errors.As(err, &opErr) && !opErr.Timeout() && opErr.Op == "read")
 }

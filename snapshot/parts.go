@@ -36,16 +36,6 @@ type part struct {
 	fetch    func(ctx context.Context, c *monerod.Client, cur, prev *Snapshot) error
 }
 
-// call runs one RPC call for a part and records it in the snapshot.
-func call[T any](s *Snapshot, method string, fn func() (T, error)) (T, error) {
-	var v T
-	err := s.call(method, func() (err error) {
-		v, err = fn()
-		return err
-	})
-	return v, err
-}
-
 var knownParts = map[string]part{
 	PartTxPool: {
 		name: PartTxPool,

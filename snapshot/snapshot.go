@@ -75,6 +75,19 @@ type Snapshot struct {
 // Up reports whether monerod answered get_info.
 func (s *Snapshot) Up() bool { return s.Info != nil }
 
+// DaemonVersion is the daemon's version from get_info or, on a restricted
+// node, which hides it, the RPC version from get_version ("rpc-3.10"); empty
+// when neither is known.
+func (s *Snapshot) DaemonVersion() string {
+	switch {
+	case s.Info != nil && s.Info.Version != nil && *s.Info.Version != "":
+		return *s.Info.Version
+	case s.Version != nil:
+		return "rpc-" + s.Version.String()
+	}
+	return ""
+}
+
 // Call is one RPC call made for a snapshot.
 type Call struct {
 	Method string
@@ -91,15 +104,15 @@ type PartStatus struct {
 	Skipped bool
 }
 
-// call runs fn and records it in s.Calls.
-func (s *Snapshot) call(method string, fn func() error) error {
+// call makes one RPC call for a snapshot and records it in s.Calls.
+func call[T any](s *Snapshot, method string, fn func() (T, error)) (T, error) {
 	start := time.Now()
-	err := fn()
+	v, err := fn()
 	took := time.Since(start)
 	s.mu.Lock()
 	s.Calls = append(s.Calls, Call{Method: method, Took: took, Err: err})
 	s.mu.Unlock()
-	return err
+	return v, err
 }
 
 func (s *Snapshot) setPart(name string, st PartStatus) {
@@ -225,10 +238,7 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	infoDone := make(chan struct{})
 	wg.Go(func() {
 		defer close(infoDone)
-		snap.InfoErr = snap.call(monerod.MethodGetInfo, func() (err error) {
-			snap.Info, err = s.client.GetInfo(ctx)
-			return err
-		})
+		snap.Info, snap.InfoErr = call(snap, monerod.MethodGetInfo, func() (*monerod.Info, error) { return s.client.GetInfo(ctx) })
 	})
 	if s.p2pAddr != "" {
 		wg.Go(func() { s.dialP2P(ctx, snap) })
@@ -276,32 +286,24 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 // previous snapshot's answers while the tip hash is the same.
 func (s *Source) fetchTip(ctx context.Context, snap, prev *Snapshot) {
 	info := snap.Info
-	if p := prev; p != nil && p.Info != nil && p.Info.TopBlockHash == info.TopBlockHash &&
-		p.LastBlock != nil && p.LastBlock.Hash == info.TopBlockHash && p.HardFork != nil &&
-		(!info.Restricted || p.Version != nil) {
-		snap.LastBlock, snap.HardFork, snap.Version = p.LastBlock, p.HardFork, p.Version
+	// The header must be of this very tip: get_info and the header are two
+	// calls, and a block may come between them.
+	if sameTip(prev, snap) && prev.LastBlock != nil && prev.LastBlock.Hash == info.TopBlockHash &&
+		prev.HardFork != nil && (!info.Restricted || prev.Version != nil) {
+		snap.LastBlock, snap.HardFork, snap.Version = prev.LastBlock, prev.HardFork, prev.Version
 		snap.setPart(PartInfo, PartStatus{Took: time.Since(snap.Time)})
 		return
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		snap.LastBlockErr = snap.call(monerod.MethodLastBlockHeader, func() (err error) {
-			snap.LastBlock, err = s.client.GetLastBlockHeader(ctx)
-			return err
-		})
+		snap.LastBlock, snap.LastBlockErr = call(snap, monerod.MethodLastBlockHeader, func() (*monerod.BlockHeader, error) { return s.client.GetLastBlockHeader(ctx) })
 	})
 	wg.Go(func() {
-		snap.HardForkErr = snap.call(monerod.MethodHardForkInfo, func() (err error) {
-			snap.HardFork, err = s.client.HardForkInfo(ctx)
-			return err
-		})
+		snap.HardFork, snap.HardForkErr = call(snap, monerod.MethodHardForkInfo, func() (*monerod.HardForkInfo, error) { return s.client.HardForkInfo(ctx) })
 	})
 	if info.Restricted {
 		wg.Go(func() {
-			snap.VersionErr = snap.call(monerod.MethodGetVersion, func() (err error) {
-				snap.Version, err = s.client.GetVersion(ctx)
-				return err
-			})
+			snap.Version, snap.VersionErr = call(snap, monerod.MethodGetVersion, func() (*monerod.Version, error) { return s.client.GetVersion(ctx) })
 		})
 	}
 	wg.Wait()
@@ -309,6 +311,12 @@ func (s *Source) fetchTip(ctx context.Context, snap, prev *Snapshot) {
 		Took: time.Since(snap.Time),
 		Err:  errors.Join(snap.LastBlockErr, snap.HardForkErr, snap.VersionErr),
 	})
+}
+
+// sameTip reports whether both snapshots saw the same tip; false when either
+// has no get_info.
+func sameTip(prev, cur *Snapshot) bool {
+	return prev != nil && prev.Info != nil && cur.Info != nil && prev.Info.TopBlockHash == cur.Info.TopBlockHash
 }
 
 // startSkippedParts starts the enabled parts (not tip-bound) that this
@@ -330,7 +338,7 @@ func (s *Source) startSkippedParts(ctx context.Context, wg *sync.WaitGroup, snap
 // skipped. Tip-bound parts reuse the previous answer while the tip is the same.
 func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot, restricted, tipBound bool) {
 	// Only tip-bound parts run after get_info, so only they may read it.
-	sameTip := tipBound && prev != nil && prev.Info != nil && snap.Info != nil && prev.Info.TopBlockHash == snap.Info.TopBlockHash
+	carry := tipBound && sameTip(prev, snap)
 	for _, p := range s.parts {
 		if p.tipBound != tipBound {
 			continue
@@ -339,7 +347,7 @@ func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap, prev 
 			snap.setPart(p.name, PartStatus{Skipped: true})
 			continue
 		}
-		if tipBound && sameTip && p.carry(prev, snap) {
+		if carry && p.carry(prev, snap) {
 			snap.setPart(p.name, PartStatus{})
 			continue
 		}

@@ -110,13 +110,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	)
 	collectorFlags := map[string]*bool{}
 	for _, c := range collectorDefaults {
-		def := "false"
-		if c.on {
-			def = "true"
-		}
-		collectorFlags[c.name] = app.Flag("collector."+c.name,
-			fmt.Sprintf("The %s collector: %s. Default: %s.", c.name, c.help, map[bool]string{true: "on", false: "off"}[c.on])).
-			Default(def).Bool()
+		collectorFlags[c.name] = app.Flag("collector."+c.name, fmt.Sprintf("The %s collector: %s.", c.name, c.help)).
+			Default(strconv.FormatBool(c.on)).Bool()
 	}
 	webFlags := kingpinflag.AddFlags(app, ":18091")
 	logCfg := &promslog.Config{}

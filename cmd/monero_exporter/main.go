@@ -129,7 +129,7 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.metricsPath, promhttp.InstrumentMetricHandler(own, &metricsHandler{
-		coll: coll, own: own, after: after,
+		source: source, coll: coll, own: own, after: after,
 		timeout: cfg.timeout, offset: cfg.timeoutOffset, gzip: cfg.gzip, logger: logger,
 	}))
 	for _, p := range []string{health.PathHealth, health.PathV1, health.PathV1 + "/"} {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 // are concatenated: the text and protobuf exposition formats allow families
 // in any order.
 type metricsHandler struct {
+	source          *snapshot.Source
 	coll            *collector.Collector
 	own             prometheus.Gatherer // needs nothing from monerod
 	after           prometheus.Gatherer // read after the scrape's calls
@@ -55,7 +57,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 
 	start := time.Now()
-	snap := h.coll.Source().Get(ctx)
+	snap := h.source.Get(ctx)
 	took := time.Since(start)
 	body, bodyErr := h.bodies.get(snap, format, func() ([]byte, error) {
 		reg := prometheus.NewRegistry()
@@ -162,8 +164,12 @@ func acceptsGzip(header string) bool {
 	for _, part := range strings.Split(header, ",") {
 		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+			q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+			if !ok {
+				return true // no weight: accepted
+			}
+			w, err := strconv.ParseFloat(q, 64)
+			return err == nil && w > 0
 		}
 	}
 	return false

@@ -259,3 +259,21 @@ func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
 		t.Fatalf("get_connections asked %d times", srv.Calls("get_connections"))
 	}
 }
+
+func TestDaemonVersion(t *testing.T) {
+	v := "0.18.0.0-release"
+	empty := ""
+	for _, tc := range []struct {
+		snap *Snapshot
+		want string
+	}{
+		{&Snapshot{}, ""},
+		{&Snapshot{Info: &monerod.Info{Version: &v}}, v},
+		{&Snapshot{Info: &monerod.Info{Version: &empty}}, ""},
+		{&Snapshot{Info: &monerod.Info{Restricted: true}, Version: &monerod.Version{Version: 3<<16 | 10}}, "rpc-3.10"},
+	} {
+		if got := tc.snap.DaemonVersion(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.snap.Info, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args ...string) (*fixtures.Server, string) {
@@ -101,9 +103,9 @@ func TestMetricsProtobufNegotiated(t *testing.T) {
 	}
 }
 
-// Concurrent scrapes share one snapshot and its encoding; each still gets
-// its own scrape duration and a whole, valid answer.
-func TestConcurrentScrapesShareSnapshotAndEncoding(t *testing.T) {
+// Concurrent scrapes share one snapshot; each still gets a whole, valid
+// answer. (That a shared snapshot is encoded once: TestSnapshotBodies.)
+func TestConcurrentScrapesShareSnapshot(t *testing.T) {
 	info := fixtures.Load(t, fixtures.Busy, "get_info")
 	srv, url := fixtureExporter(t, map[string]http.HandlerFunc{
 		"get_info": func(w http.ResponseWriter, _ *http.Request) {
@@ -121,7 +123,7 @@ func TestConcurrentScrapesShareSnapshotAndEncoding(t *testing.T) {
 	if got := srv.Calls("get_info"); got > 2 {
 		t.Errorf("%d concurrent scrapes made %d get_info calls", n, got)
 	}
-	heights := map[string]bool{}
+	callDurations := map[string]bool{} // one per snapshot the scrapes got
 	for i, b := range bodies {
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
@@ -133,12 +135,12 @@ func TestConcurrentScrapesShareSnapshotAndEncoding(t *testing.T) {
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(line, "monero_rpc_call_duration_seconds{method=\"get_info\"}") {
-				heights[line] = true
+				callDurations[line] = true
 			}
 		}
 	}
-	if len(heights) > 2 {
-		t.Errorf("scrapes sharing a snapshot show %d different call durations; want the shared one", len(heights))
+	if len(callDurations) > srv.Calls("get_info") {
+		t.Errorf("the scrapes show %d snapshots, more than the %d get_info calls made", len(callDurations), srv.Calls("get_info"))
 	}
 }
 
@@ -162,5 +164,48 @@ func TestUnknownPathsAre404(t *testing.T) {
 	}
 	if resp, body := get(t, url+"/", nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("/metrics")) {
 		t.Errorf("landing page: %d", resp.StatusCode)
+	}
+}
+
+func TestSnapshotBodies(t *testing.T) {
+	var bodies snapshotBodies
+	var encodings atomic.Int64
+	encode := func(s string) func() ([]byte, error) {
+		return func() ([]byte, error) {
+			encodings.Add(1)
+			time.Sleep(10 * time.Millisecond) // let the others arrive meanwhile
+			return []byte(s), nil
+		}
+	}
+	text, proto := expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)
+	a, b := &snapshot.Snapshot{}, &snapshot.Snapshot{}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if got, _ := bodies.get(a, text, encode("a")); string(got) != "a" {
+				t.Errorf("got %q", got)
+			}
+		})
+	}
+	wg.Wait()
+	if n := encodings.Load(); n != 1 {
+		t.Fatalf("10 requests sharing a snapshot encoded it %d times", n)
+	}
+	if got, _ := bodies.get(a, proto, encode("a-proto")); string(got) != "a-proto" || encodings.Load() != 2 {
+		t.Fatalf("another format: %q, %d encodings", got, encodings.Load())
+	}
+	if got, _ := bodies.get(b, text, encode("b")); string(got) != "b" || encodings.Load() != 3 {
+		t.Fatalf("a new snapshot: %q, %d encodings", got, encodings.Load())
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"gzip": true, "GZIP": true, "br, gzip": true, "gzip;q=0.5": true, "deflate, gzip ; q=1": true,
+		"": false, "identity": false, "gzip;q=0": false, "gzip; q=0.000": false, "gzip;q=abc": false, "x-gzip": false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %t, want %t", header, got, want)
+		}
 	}
 }

@@ -17,8 +17,15 @@ import (
 // when the address names no port.
 //
 // Credentials inside the URL are refused rather than used, so that a password
-// never ends up in a flag, a log line or a process listing; the error never
-// repeats the address when it carries them.
+// never ends up in a flag, a log line or a process listing.
+//
+// What an error repeats, as a rule: the address, quoted, only when it holds
+// no '@'. Userinfo ("user:pass@") can only stand before an '@', and where an
+// '@' sits in a malformed address cannot be told reliably ("#://0@" is a
+// fragment to url.Parse but may be a typed password to the operator), so an
+// address with an '@' anywhere is never repeated, not even in part: the
+// error names only what is wrong with it. Every other error may quote the
+// address whole, since it holds no '@' by then.
 func ParseAddress(addr string, defaultPort int) (*url.URL, error) {
 	addr = strings.TrimSpace(addr)
 	if addr == "" {
@@ -27,13 +34,11 @@ func ParseAddress(addr string, defaultPort int) (*url.URL, error) {
 	if defaultPort < 1 || defaultPort > 65535 {
 		return nil, fmt.Errorf("monerod port %d is out of range 1-65535", defaultPort)
 	}
-	// A '@' before "://" is credentials too ("user:pass@host://..."): such
-	// an address goes to the refusal below, whose error does not repeat it.
-	if i := strings.Index(addr, "://"); i >= 0 && !strings.Contains(addr[:i], "@") {
-		return parseURL(addr, defaultPort)
-	}
 	if strings.Contains(addr, "@") {
-		return nil, fmt.Errorf("monerod address must not carry credentials; use --monerod.rpc-user and MONEROD_RPC_PASSWORD or --monerod.rpc-password-file")
+		return nil, fmt.Errorf("monerod address must not carry credentials (it contains '@'); use --monerod.rpc-user and MONEROD_RPC_PASSWORD or --monerod.rpc-password-file")
+	}
+	if strings.Contains(addr, "://") {
+		return parseURL(addr, defaultPort)
 	}
 	if strings.ContainsAny(addr, "/?# \t") {
 		return nil, fmt.Errorf("monerod address %q is neither host, host:port nor an http(s) URL", addr)
@@ -48,13 +53,7 @@ func ParseAddress(addr string, defaultPort int) (*url.URL, error) {
 func parseURL(addr string, defaultPort int) (*url.URL, error) {
 	u, err := url.Parse(addr)
 	if err != nil {
-		if strings.Contains(addr, "@") {
-			return nil, fmt.Errorf("monerod URL is malformed")
-		}
 		return nil, fmt.Errorf("monerod URL %q is malformed: %w", addr, err)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("monerod URL must not carry credentials; use --monerod.rpc-user and MONEROD_RPC_PASSWORD or --monerod.rpc-password-file")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("monerod URL %q: scheme must be http or https", addr)

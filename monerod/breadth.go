@@ -55,7 +55,7 @@ type txPoolResult struct {
 // GetTxPool calls /get_transaction_pool. An empty pool is an empty list.
 func (c *Client) GetTxPool(ctx context.Context) ([]PoolTx, error) {
 	var r txPoolResult
-	if err := c.CallPath(ctx, "/get_transaction_pool", nil, &r); err != nil {
+	if err := c.CallPath(ctx, "/"+MethodGetTxPool, nil, &r); err != nil {
 		return nil, err
 	}
 	if r.Transactions == nil {

@@ -7,23 +7,21 @@ import (
 
 // Method names, as monerod knows them and as they appear in metric labels.
 const (
-	MethodGetInfo            = "get_info"
-	MethodLastBlockHeader    = "get_last_block_header"
-	MethodHardForkInfo       = "hard_fork_info"
-	MethodGetVersion         = "get_version"
-	MethodGetConnections     = "get_connections"
-	MethodGenerateBlocks     = "generateblocks"
-	MethodGetBlockTemplate   = "get_block_template"
-	MethodGetTxPoolStats     = "get_transaction_pool_stats"
-	MethodGetNetStats        = "get_net_stats"
-	MethodGetPeerList        = "get_peer_list"
-	MethodGetBans            = "get_bans"
-	MethodRPCAccessTracking  = "rpc_access_tracking"
-	MethodMiningStatus       = "mining_status"
-	MethodGetFeeEstimate     = "get_fee_estimate"
-	MethodGetBlock           = "get_block"
-	MethodGetTransactions    = "get_transactions"
-	MethodGetBlockHeadersRng = "get_block_headers_range"
+	MethodGetInfo           = "get_info"
+	MethodLastBlockHeader   = "get_last_block_header"
+	MethodHardForkInfo      = "hard_fork_info"
+	MethodGetVersion        = "get_version"
+	MethodGetConnections    = "get_connections"
+	MethodGetTxPoolStats    = "get_transaction_pool_stats"
+	MethodGetTxPool         = "get_transaction_pool"
+	MethodGetNetStats       = "get_net_stats"
+	MethodGetPeerList       = "get_peer_list"
+	MethodGetBans           = "get_bans"
+	MethodRPCAccessTracking = "rpc_access_tracking"
+	MethodMiningStatus      = "mining_status"
+	MethodGetFeeEstimate    = "get_fee_estimate"
+	MethodGetBlock          = "get_block"
+	MethodGetTransactions   = "get_transactions"
 )
 
 // GetInfo calls get_info.

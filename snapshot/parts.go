@@ -54,7 +54,7 @@ var knownParts = map[string]part{
 				cur.TxPool = []monerod.PoolTx{}
 				return nil
 			}
-			cur.TxPool, err = call(cur, "get_transaction_pool", func() ([]monerod.PoolTx, error) { return c.GetTxPool(ctx) })
+			cur.TxPool, err = call(cur, monerod.MethodGetTxPool, func() ([]monerod.PoolTx, error) { return c.GetTxPool(ctx) })
 			return err
 		},
 	},

@@ -221,7 +221,7 @@ func TestAlertConventions(t *testing.T) {
 			if !strings.Contains(desc, "{{ $labels.instance }}") || !strings.Contains(desc, "$value") {
 				t.Errorf("%s: description %q: want the instance and the value", name, desc)
 			}
-			if want := "README.md#" + strings.ToLower(name); !strings.HasSuffix(r.Annotations["runbook_url"], want) {
+			if want := "/docs/runbooks.md#" + strings.ToLower(name); !strings.HasSuffix(r.Annotations["runbook_url"], want) {
 				t.Errorf("%s: runbook_url %q, want it to end in %s", name, r.Annotations["runbook_url"], want)
 			}
 		}
@@ -238,16 +238,17 @@ func TestAlertConventions(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsEveryAlert keeps the runbook in step with the rules:
-// every alert has its own heading (the runbook_url anchor).
-func TestReadmeDocumentsEveryAlert(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+// TestRunbooksDocumentEveryAlert keeps the runbooks in step with the rules:
+// every alert has its own heading in docs/runbooks.md (the runbook_url
+// anchor).
+func TestRunbooksDocumentEveryAlert(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "runbooks.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range alertNames(t, readRules(t, RulesFile)) {
-		if !strings.Contains(string(b), "\n#### "+name+"\n") {
-			t.Errorf("README.md has no heading \"#### %s\"", name)
+		if !strings.Contains(string(b), "\n## "+name+"\n") {
+			t.Errorf("docs/runbooks.md has no heading \"## %s\"", name)
 		}
 	}
 }

@@ -21,8 +21,15 @@ import (
 var (
 	rulesFile    = filepath.Join("..", "alerts", "monero-alerts.yml")
 	alertsConfig = filepath.Join("..", "alerts", "config.yml")
-	readmes      = []string{filepath.Join("..", "README.md")}
+	readmes      = docPages()
 )
+
+// docPages are README and the pages under docs/, where configurations are
+// shown to users.
+func docPages() []string {
+	pages, _ := filepath.Glob(filepath.Join("..", "docs", "*.md")) // the pattern is valid
+	return append([]string{filepath.Join("..", "README.md")}, pages...)
+}
 
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()

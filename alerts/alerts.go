@@ -209,7 +209,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("fleetLabels: want at least one label, e.g. [job]"))
 	}
 	for _, l := range c.FleetLabels {
-		if !model.LabelName(l).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(l) {
 			errs = append(errs, fmt.Errorf("fleetLabels: %q is not a label name", l))
 		}
 	}

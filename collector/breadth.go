@@ -74,8 +74,10 @@ var (
 
 // breadthDescs are the descriptors of the optional parts, by part.
 var breadthDescs = map[string][]*prometheus.Desc{
-	snapshot.PartTxPool: {txPoolBytesDesc, txPoolFeesDesc, txPoolFailingDesc, txPoolDoubleDesc, txPoolNotRelayedDesc,
-		txPoolOlder10mDesc, txPoolOldestDesc, txPoolAgeDesc, txPoolSizeHistDesc, txPoolFeePerByteDesc},
+	snapshot.PartTxPool: {
+		txPoolBytesDesc, txPoolFeesDesc, txPoolFailingDesc, txPoolDoubleDesc, txPoolNotRelayedDesc,
+		txPoolOlder10mDesc, txPoolOldestDesc, txPoolAgeDesc, txPoolSizeHistDesc, txPoolFeePerByteDesc,
+	},
 	snapshot.PartLastBlock:   {blockFeesDesc, blockSubsidyDesc, blockInputsDesc, blockOutputsDesc, blockTxSizeDesc, blockFeePerByteDesc},
 	snapshot.PartConnections: {connectionsDesc, connLagDesc, connAgeDesc, connRecvRateDesc, connSendRateDesc},
 	snapshot.PartNet:         {netRecvBytesDesc, netSentBytesDesc, netRecvPacketsDesc, netSentPacketsDesc},

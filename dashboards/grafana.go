@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -212,7 +213,7 @@ func valueMap(states ...mappingResult) []mapping {
 	opts := map[string]mappingResult{}
 	for i, s := range states {
 		s.Index = i
-		opts[fmt.Sprint(i)] = s
+		opts[strconv.Itoa(i)] = s
 	}
 	return []mapping{{Type: "value", Options: opts}}
 }
@@ -339,8 +340,10 @@ func (l *layout) row(title string) {
 	l.newline()
 	l.id++
 	collapsed := false
-	l.panels = append(l.panels, &Panel{Type: "row", Title: title, Collapsed: &collapsed, Panels: &[]*Panel{},
-		GridPos: gridPos{H: 1, W: gridWidth, X: 0, Y: l.y}, ID: l.id})
+	l.panels = append(l.panels, &Panel{
+		Type: "row", Title: title, Collapsed: &collapsed, Panels: &[]*Panel{},
+		GridPos: gridPos{H: 1, W: gridWidth, X: 0, Y: l.y}, ID: l.id,
+	})
 	l.y++
 }
 

@@ -140,8 +140,10 @@ func unknown(check, what string, err error) Result {
 	if err == nil {
 		err = errors.New("no answer")
 	}
-	return Result{Check: check, Status: StatusUnknown, Err: err,
-		Output: fmt.Sprintf(outputCannotDetermine, what, errText(err))}
+	return Result{
+		Check: check, Status: StatusUnknown, Err: err,
+		Output: fmt.Sprintf(outputCannotDetermine, what, errText(err)),
+	}
 }
 
 // infoErr is why get_info is missing.
@@ -162,8 +164,10 @@ func checkMonerod(snap *snapshot.Snapshot) Result {
 	case snap.Info == nil:
 		return unknown(CheckMonerod, what, infoErr(snap))
 	case hf == nil && errors.Is(snap.HardForkErr, monerod.ErrBadResponse):
-		return Result{Check: CheckMonerod, Status: StatusError, Err: snap.HardForkErr,
-			Output: OutputHardForkNotOK + ": " + errText(snap.HardForkErr)}
+		return Result{
+			Check: CheckMonerod, Status: StatusError, Err: snap.HardForkErr,
+			Output: OutputHardForkNotOK + ": " + errText(snap.HardForkErr),
+		}
 	case hf == nil:
 		err := snap.HardForkErr
 		if err == nil {
@@ -174,8 +178,10 @@ func checkMonerod(snap *snapshot.Snapshot) Result {
 		// The client turns such answers into errors; this guards
 		// snapshots built another way.
 		err := fmt.Errorf("hard_fork_info: status %q", hf.Status)
-		return Result{Check: CheckMonerod, Status: StatusError, Err: err,
-			Output: OutputHardForkNotOK + ": " + errText(err), ObservedValue: hf.Version, ObservedUnit: "hard_fork_version"}
+		return Result{
+			Check: CheckMonerod, Status: StatusError, Err: err,
+			Output: OutputHardForkNotOK + ": " + errText(err), ObservedValue: hf.Version, ObservedUnit: "hard_fork_version",
+		}
 	default:
 		return Result{Check: CheckMonerod, Status: StatusOK, ObservedValue: hf.Version, ObservedUnit: "hard_fork_version"}
 	}
@@ -332,7 +338,9 @@ func checkP2P(snap *snapshot.Snapshot) Result {
 	case errors.As(snap.P2PErr, &dnsErr):
 		return unknown(CheckP2P, "P2P status", snap.P2PErr)
 	default:
-		return Result{Check: CheckP2P, Status: StatusError, Err: snap.P2PErr,
-			Output: OutputP2PUnreachable + ": " + errText(snap.P2PErr)}
+		return Result{
+			Check: CheckP2P, Status: StatusError, Err: snap.P2PErr,
+			Output: OutputP2PUnreachable + ": " + errText(snap.P2PErr),
+		}
 	}
 }

@@ -124,7 +124,7 @@ func (h *handler) evaluate(r *http.Request) (*snapshot.Snapshot, Report) {
 	if rep.Overall != StatusOK {
 		for _, res := range rep.Enabled() {
 			if res.Status != StatusOK {
-				h.logger.Debug("health check not OK", "path", r.URL.Path, "check", res.Check,
+				h.logger.DebugContext(r.Context(), "health check not OK", "path", r.URL.Path, "check", res.Check,
 					"status", res.Status.String(), "output", res.Output, "err", errText(res.Err))
 			}
 		}
@@ -224,7 +224,7 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, code int, co
 	var buf bytes.Buffer
 	// HTML stays escaped: the 404 message repeats the request's path.
 	if err := json.NewEncoder(&buf).Encode(body); err != nil {
-		h.logger.Error("encoding health response", "path", r.URL.Path, "err", err)
+		h.logger.ErrorContext(r.Context(), "encoding health response", "path", r.URL.Path, "err", err)
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
 		return
 	}

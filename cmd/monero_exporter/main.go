@@ -168,7 +168,7 @@ func scrapeTimeout(r *http.Request, def, offset time.Duration, logger *slog.Logg
 	}
 	secs, err := strconv.ParseFloat(h, 64)
 	if err != nil || !(secs > 0 && secs <= 24*3600) { // also refuses NaN
-		logger.Debug("ignoring a bad X-Prometheus-Scrape-Timeout-Seconds header", "value", h)
+		logger.DebugContext(r.Context(), "ignoring a bad X-Prometheus-Scrape-Timeout-Seconds header", "value", h)
 		return def
 	}
 	t := time.Duration(secs * float64(time.Second))

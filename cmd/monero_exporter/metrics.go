@@ -45,7 +45,7 @@ type metricsHandler struct {
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, h.timeout, h.offset, h.logger))
 	defer cancel()
-	format := expfmt.Negotiate(r.Header) // text or protobuf: OpenMetrics is not offered
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...) // text or protobuf: OpenMetrics is not offered
 
 	// Requests that arrive while the own metrics are being gathered share
 	// that work, as they share a snapshot: under load it is most of the CPU
@@ -76,7 +76,7 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, e := range []error{own.Err, bodyErr, tailErr} {
 		if e != nil {
 			// As promhttp's ContinueOnError: serve what could be gathered.
-			h.logger.Error("gathering metrics", "err", e)
+			h.logger.ErrorContext(r.Context(), "gathering metrics", "err", e)
 		}
 	}
 

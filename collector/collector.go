@@ -100,10 +100,12 @@ var (
 )
 
 // Collector is a prometheus.Collector for one monerod. Collect fetches a
-// snapshot bounded by the collector's default timeout; an HTTP handler that
-// has its own deadline fetches the snapshot itself and uses SnapshotMetrics
-// and ScrapeMetrics.
+// snapshot (shared with concurrent requests by the source) within the
+// deadline of the context the collector is bound to, or its default timeout.
 type Collector struct {
+	// ctx bounds Collect when set: a handler binds each request's deadline
+	// with WithContext and registers the copy in a registry of its own.
+	ctx     context.Context
 	source  *snapshot.Source
 	timeout time.Duration
 	parts   []string       // optional parts whose metrics are emitted
@@ -153,34 +155,22 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect fetches a snapshot within the default timeout and sends its metrics.
+// WithContext returns a copy of c whose Collect asks for its snapshot within
+// ctx, as http.Request.WithContext does for a request.
+func (c *Collector) WithContext(ctx context.Context) *Collector {
+	c2 := *c
+	c2.ctx = ctx
+	return &c2
+}
+
+// Collect fetches a snapshot and sends its metrics, monero_up last.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	c.collect(ctx, ch)
-}
-
-// SnapshotMetrics returns an unchecked prometheus.Collector (its Describe is
-// empty, so that registering it for each request costs nothing) that sends
-// the metrics of snap. The result depends on snap alone, so a handler may
-// encode it once and serve it to every request that shares snap.
-func (c *Collector) SnapshotMetrics(snap *snapshot.Snapshot) prometheus.Collector {
-	return collectorFunc(func(ch chan<- prometheus.Metric) { c.Emit(ch, snap) })
-}
-
-// ScrapeMetrics returns an unchecked prometheus.Collector that sends what
-// belongs to one request: monero_scrape_duration_seconds (took: how long the
-// request waited for its snapshot) and monero_up, last.
-func ScrapeMetrics(snap *snapshot.Snapshot, took time.Duration) prometheus.Collector {
-	return collectorFunc(func(ch chan<- prometheus.Metric) { emitScrape(ch, snap, took) })
-}
-
-type collectorFunc func(chan<- prometheus.Metric)
-
-func (collectorFunc) Describe(chan<- *prometheus.Desc)      {}
-func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
-
-func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
+	ctx := c.ctx
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), c.timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	snap := c.source.Get(ctx)
 	took := time.Since(start)
@@ -194,7 +184,7 @@ func emitScrape(ch chan<- prometheus.Metric, snap *snapshot.Snapshot, took time.
 }
 
 // Emit sends the metrics of one snapshot, except monero_up and the scrape
-// duration, which belong to the request.
+// duration, which belong to the request (Collect sends them).
 func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	for _, call := range snap.Calls {
 		ch <- gauge(rpcSuccessDesc, b2f(call.Err == nil), call.Method)

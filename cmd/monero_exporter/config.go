@@ -38,7 +38,8 @@ type config struct {
 	maxConnections   int
 	maxResponseBytes int64
 	metricsPath      string
-	gzip             bool
+	compression      bool
+	maxRequests      int
 	collectors       []string // optional parts switched on, sorted
 	health           health.Config
 	web              *web.FlagConfig
@@ -91,8 +92,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Default("32MiB").Envar("MONEROD_MAX_RESPONSE_SIZE").Bytes()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 				Default("/metrics").Envar("WEB_TELEMETRY_PATH").String()
-		gzipFlag = app.Flag("web.compression", "gzip /metrics for scrapers that accept it. Off by default: a scrape is about 30 KB, and compressing it costs the node's machine more CPU time than the bytes it saves on a LAN.").
-				Default("false").Envar("WEB_COMPRESSION").Bool()
+		compression = app.Flag("web.compression", "Compress /metrics (gzip or zstd, as the scraper asks) with promhttp's negotiation; --no-web.compression sends it plain.").
+				Default("true").Envar("WEB_COMPRESSION").Bool()
+		maxRequests = app.Flag("web.max-requests", "Most requests served at once by /metrics, and separately by the health endpoints; more wait for a place within their deadline, then get 503. 0: no limit.").
+				Default("40").Envar("WEB_MAX_REQUESTS").Int()
 	)
 	var maxAgeSet bool
 	var (
@@ -134,7 +137,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		maxConnections:   *maxConns,
 		maxResponseBytes: int64(*maxBody),
 		metricsPath:      *metricsPath,
-		gzip:             *gzipFlag,
+		compression:      *compression,
+		maxRequests:      *maxRequests,
 		web:              webFlags,
 		log:              logCfg,
 	}
@@ -159,8 +163,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("a monerod password is set but --monerod.rpc-user is empty")
 	case cfg.rpcUser != "" && strings.Contains(cfg.rpcUser, ":"):
 		return nil, errors.New("--monerod.rpc-user must not contain ':'; give the password through " + passwordEnv + " or --monerod.rpc-password-file")
-	case cfg.timeout <= 0:
-		return nil, fmt.Errorf("--monerod.timeout must be positive, got %s", cfg.timeout)
+	case cfg.timeout <= 0 || cfg.timeout > maxRequestTimeout:
+		return nil, fmt.Errorf("--monerod.timeout must be positive and at most %s, got %s", maxRequestTimeout, cfg.timeout)
+	case cfg.maxRequests < 0:
+		return nil, fmt.Errorf("--web.max-requests must not be negative, got %d", cfg.maxRequests)
 	case cfg.timeoutOffset < 0:
 		return nil, fmt.Errorf("--monerod.timeout-offset must not be negative, got %s", cfg.timeoutOffset)
 	case cfg.maxConnections < 0 || cfg.maxConnections > 24:

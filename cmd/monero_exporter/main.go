@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger.Info("starting monero_exporter", "version", version.Info(), "monerod", cfg.rpcURL.String(),
 		"login", cfg.rpcUser != "")
 
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	serveErr := make(chan error, 1)
@@ -115,25 +115,25 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Parts: cfg.collectors, Health: &cfg.health})
 	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger)
 
-	// The exporter's own metrics need nothing from monerod, so they are
-	// gathered while the scrape waits for it; the request counters are read
-	// after the scrape's calls, so that they include them.
+	// The exporter's own metrics: build info, Go runtime, process, the RPC
+	// calls it sent and promhttp's own counters.
 	own := prometheus.NewRegistry()
 	own.MustRegister(
 		versioncollector.NewCollector("monero_exporter"),
 		collectors.NewGoCollector(),
-		newProcessCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		requests,
 	)
-	after := prometheus.NewRegistry()
-	after.MustRegister(requests)
 
+	// Each kind of endpoint has its own cap on requests in flight, so that
+	// a flood of health probes cannot keep Prometheus from scraping.
+	wait := func(r *http.Request) time.Duration { return scrapeTimeout(r, cfg.timeout, cfg.timeoutOffset, logger) }
 	mux := http.NewServeMux()
-	mux.Handle(cfg.metricsPath, promhttp.InstrumentMetricHandler(own, &metricsHandler{
-		source: source, coll: coll, own: own, after: after,
-		timeout: cfg.timeout, offset: cfg.timeoutOffset, gzip: cfg.gzip, logger: logger,
-	}))
+	mux.Handle(cfg.metricsPath, limitInFlight(cfg.maxRequests, wait,
+		promhttp.InstrumentMetricHandler(own, newMetricsHandler(coll, own, cfg, logger))))
+	healthLimited := limitInFlight(cfg.maxRequests, wait, healthHandler)
 	for _, p := range []string{health.PathHealth, health.PathV1, health.PathV1 + "/"} {
-		mux.Handle(p, healthHandler)
+		mux.Handle(p, healthLimited)
 	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -160,7 +160,8 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 }
 
 // scrapeTimeout is Prometheus's scrape timeout minus the offset, or the
-// default timeout when the request does not say.
+// default timeout when the request does not say; never more than
+// maxRequestTimeout, which the server's write timeout leaves room for.
 func scrapeTimeout(r *http.Request, def, offset time.Duration, logger *slog.Logger) time.Duration {
 	h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
 	if h == "" {
@@ -175,5 +176,5 @@ func scrapeTimeout(r *http.Request, def, offset time.Duration, logger *slog.Logg
 	if t > offset {
 		t -= offset
 	}
-	return t
+	return min(t, maxRequestTimeout)
 }

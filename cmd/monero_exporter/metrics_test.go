@@ -5,18 +5,18 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args ...string) (*fixtures.Server, string) {
@@ -45,30 +45,73 @@ func get(t *testing.T, url string, header map[string]string) (*http.Response, []
 	return resp, b
 }
 
-func TestMetricsCompressionOnlyWhenEnabledAndAccepted(t *testing.T) {
-	_, plain := fixtureExporter(t, nil)
-	resp, body := get(t, plain+"/metrics", map[string]string{"Accept-Encoding": "gzip"})
-	if resp.Header.Get("Content-Encoding") != "" || !bytes.Contains(body, []byte("monero_up 1")) {
-		t.Fatalf("compressed without --web.compression: %q", resp.Header.Get("Content-Encoding"))
+// promhttp negotiates the compression: gzip or zstd as the scraper prefers,
+// none when it accepts neither or --no-web.compression is given.
+func TestMetricsCompressionNegotiated(t *testing.T) {
+	_, url := fixtureExporter(t, nil)
+	decode := map[string]func([]byte) ([]byte, error){
+		"gzip": func(b []byte) ([]byte, error) {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			return io.ReadAll(zr)
+		},
+		"zstd": func(b []byte) ([]byte, error) {
+			zr, err := zstd.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			defer zr.Close()
+			return io.ReadAll(zr)
+		},
+		"": func(b []byte) ([]byte, error) { return b, nil },
+	}
+	for ae, want := range map[string]string{
+		"gzip":                 "gzip",
+		"deflate, gzip;q=0.8":  "gzip",
+		"zstd":                 "zstd",
+		"gzip;q=0.5, zstd;q=1": "zstd",
+		"identity":             "",
+		"deflate":              "",
+		"":                     "",
+	} {
+		resp, body := get(t, url+"/metrics", map[string]string{"Accept-Encoding": ae})
+		got := resp.Header.Get("Content-Encoding")
+		if got != want {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", ae, got, want)
+			continue
+		}
+		text, err := decode[got](body)
+		if err != nil || !bytes.Contains(text, []byte("monero_up 1")) {
+			t.Errorf("Accept-Encoding %q: body does not decode to a scrape: %v", ae, err)
+		}
 	}
 
-	_, gz := fixtureExporter(t, nil, "--web.compression")
-	resp, body = get(t, gz+"/metrics", map[string]string{"Accept-Encoding": "deflate, gzip;q=0.8"})
-	if resp.Header.Get("Content-Encoding") != "gzip" {
-		t.Fatal("not compressed although enabled and accepted")
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := io.ReadAll(zr)
-	if err != nil || !bytes.Contains(text, []byte("monero_up 1")) {
-		t.Fatalf("gzip body: %v", err)
-	}
-	for _, ae := range []string{"gzip;q=0", "identity", ""} {
-		if resp, _ := get(t, gz+"/metrics", map[string]string{"Accept-Encoding": ae}); resp.Header.Get("Content-Encoding") != "" {
-			t.Errorf("Accept-Encoding %q got gzip", ae)
+	_, plain := fixtureExporter(t, nil, "--no-web.compression")
+	for _, ae := range []string{"gzip", "zstd"} {
+		resp, body := get(t, plain+"/metrics", map[string]string{"Accept-Encoding": ae})
+		if resp.Header.Get("Content-Encoding") != "" || !bytes.Contains(body, []byte("monero_up 1")) {
+			t.Errorf("--no-web.compression, Accept-Encoding %s: compressed (%q)", ae, resp.Header.Get("Content-Encoding"))
 		}
+	}
+}
+
+// Prometheus asks for OpenMetrics first; it gets it, with the # EOF that
+// tells it the answer is whole.
+func TestMetricsOpenMetricsNegotiated(t *testing.T) {
+	_, url := fixtureExporter(t, nil)
+	resp, body := get(t, url+"/metrics", map[string]string{
+		"Accept": "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1",
+	})
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Fatalf("content type %q", ct)
+	}
+	if !bytes.HasSuffix(body, []byte("# EOF\n")) || !regexp.MustCompile(`(?m)^monero_up 1(\.0)?$`).Match(body) {
+		t.Fatalf("not a whole OpenMetrics answer:\n%s", body)
+	}
+	if resp, _ := get(t, url+"/metrics", nil); !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("no Accept: content type %q, want the text format", resp.Header.Get("Content-Type"))
 	}
 }
 
@@ -104,7 +147,7 @@ func TestMetricsProtobufNegotiated(t *testing.T) {
 }
 
 // Concurrent scrapes share one snapshot; each still gets a whole, valid
-// answer. (That a shared snapshot is encoded once: TestSnapshotBodies.)
+// answer.
 func TestConcurrentScrapesShareSnapshot(t *testing.T) {
 	info := fixtures.Load(t, fixtures.Busy, "get_info")
 	srv, url := fixtureExporter(t, map[string]http.HandlerFunc{
@@ -164,48 +207,5 @@ func TestUnknownPathsAre404(t *testing.T) {
 	}
 	if resp, body := get(t, url+"/", nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("/metrics")) {
 		t.Errorf("landing page: %d", resp.StatusCode)
-	}
-}
-
-func TestSnapshotBodies(t *testing.T) {
-	var bodies snapshotBodies
-	var encodings atomic.Int64
-	encode := func(s string) func() ([]byte, error) {
-		return func() ([]byte, error) {
-			encodings.Add(1)
-			time.Sleep(10 * time.Millisecond) // let the others arrive meanwhile
-			return []byte(s), nil
-		}
-	}
-	text, proto := expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)
-	a, b := &snapshot.Snapshot{}, &snapshot.Snapshot{}
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Go(func() {
-			if got, _ := bodies.get(a, text, encode("a")); string(got) != "a" {
-				t.Errorf("got %q", got)
-			}
-		})
-	}
-	wg.Wait()
-	if n := encodings.Load(); n != 1 {
-		t.Fatalf("10 requests sharing a snapshot encoded it %d times", n)
-	}
-	if got, _ := bodies.get(a, proto, encode("a-proto")); string(got) != "a-proto" || encodings.Load() != 2 {
-		t.Fatalf("another format: %q, %d encodings", got, encodings.Load())
-	}
-	if got, _ := bodies.get(b, text, encode("b")); string(got) != "b" || encodings.Load() != 3 {
-		t.Fatalf("a new snapshot: %q, %d encodings", got, encodings.Load())
-	}
-}
-
-func TestAcceptsGzip(t *testing.T) {
-	for header, want := range map[string]bool{
-		"gzip": true, "GZIP": true, "br, gzip": true, "gzip;q=0.5": true, "deflate, gzip ; q=1": true,
-		"": false, "identity": false, "gzip;q=0": false, "gzip; q=0.000": false, "gzip;q=abc": false, "x-gzip": false,
-	} {
-		if got := acceptsGzip(header); got != want {
-			t.Errorf("acceptsGzip(%q) = %t, want %t", header, got, want)
-		}
 	}
 }

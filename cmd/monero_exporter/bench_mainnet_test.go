@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+)
+
+// benchBinary is an exporter binary the bench measures.
+type benchBinary struct{ label, path string }
+
+// benchBinaries builds the exporter of this tree and, when BENCH_BASELINE
+// names a git revision, the exporter of that revision too, so that one run
+// measures both against the same node ("before" and "after").
+func benchBinaries(t *testing.T) []benchBinary {
+	t.Helper()
+	dir := t.TempDir()
+	var out []benchBinary
+	if rev := os.Getenv("BENCH_BASELINE"); rev != "" {
+		src := filepath.Join(dir, "baseline-src")
+		if b, err := exec.Command("git", "worktree", "add", "--detach", src, rev).CombinedOutput(); err != nil {
+			t.Fatalf("git worktree add %s: %v\n%s", rev, err, b)
+		}
+		t.Cleanup(func() { _ = exec.Command("git", "worktree", "remove", "--force", src).Run() })
+		bin := filepath.Join(dir, "baseline")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/monero_exporter")
+		build.Dir = src
+		if b, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", rev, err, b)
+		}
+		out = append(out, benchBinary{"before (" + rev + ")", bin})
+	}
+	bin := filepath.Join(dir, "monero_exporter")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	label := "this tree"
+	if len(out) > 0 {
+		label = "after (this tree)"
+	}
+	return append(out, benchBinary{label, bin})
+}
+
+// startBenchExporter runs bin against a monerod at rpcURL and returns its
+// base URL and process.
+func startBenchExporter(t *testing.T, bin, rpcURL string, extra ...string) (string, *os.Process) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
+	args := append([]string{"--monerod.rpc-url=" + rpcURL, "--web.listen-address=" + addr, "--log.level=warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + addr
+	waitUp(t, base+"/-/healthy")
+	return base, cmd.Process
+}
+
+// TestBenchMainnet is the mainnet section of `make bench`: each exporter
+// binary against a fake monerod of mainnet size (1,000 connections, 1,000
+// white and 5,000 grey peers, 1,000 bans, a 150-transaction tip) at pool
+// sizes of 0 to 100,000 transactions, the pool and chain moving as on
+// mainnet. Per steady scrape it prints the bytes read from monerod, the RPC
+// calls, median and p99 latency, the exporter's CPU time, its resident
+// memory and how many collectors succeeded. It asserts nothing about speed.
+func TestBenchMainnet(t *testing.T) {
+	if os.Getenv("MONERO_EXPORTER_BENCH") == "" {
+		t.Skip("set MONERO_EXPORTER_BENCH=1 (make bench) to measure")
+	}
+	scrapes := envInt("BENCH_MAINNET_SCRAPES", 20)
+	sizes := []int{0, 1000, 20000, 100000}
+	if s := os.Getenv("BENCH_MAINNET_POOLS"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				t.Fatalf("BENCH_MAINNET_POOLS: %v", err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	bins := benchBinaries(t)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nmonero_exporter against a fake mainnet node (%d steady scrapes, 1 s apart, default collectors)\n", scrapes)
+	fmt.Fprintf(&b, "%-22s %8s %12s %6s %10s %10s %10s %9s %10s\n",
+		"binary", "pool", "read/scrape", "calls", "median", "p99", "cpu/scrape", "RSS MiB", "collectors")
+	for _, size := range sizes {
+		for _, bin := range bins {
+			r := benchMainnetOne(t, bin.path, size, scrapes)
+			fmt.Fprintf(&b, "%-22s %8d %12s %6.1f %10s %10s %10s %9.1f %10s\n",
+				bin.label, size, fmtBytes(r.bytesPerScrape), r.callsPerScrape, fmtDur(r.median), fmtDur(r.p99),
+				fmtDur(r.cpuPerScrape), r.maxRSS, r.collectors)
+		}
+	}
+	fmt.Print(b.String())
+}
+
+type mainnetResult struct {
+	bytesPerScrape float64
+	callsPerScrape float64
+	median, p99    time.Duration
+	cpuPerScrape   time.Duration
+	maxRSS         float64
+	collectors     string // "succeeded of total" at the last scrape
+}
+
+func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult {
+	t.Helper()
+	node := fixtures.NewMainnet(t, fixtures.DefaultMainnet(pool))
+	base, proc := startBenchExporter(t, bin, node.URL, "--monerod.max-response-size=32MiB")
+	scrape := func() (string, error) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return string(body), err
+	}
+	for range 3 { // the first scrapes fetch what later ones reuse
+		if _, err := scrape(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+	}
+	bytes0, calls0, cpu0 := node.BytesSent(), node.TotalCalls(), cpuTime(t, proc.Pid)
+	var took []time.Duration
+	var last string
+	for range scrapes {
+		start := time.Now()
+		body, err := scrape()
+		if err != nil {
+			t.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+		last = body
+		time.Sleep(time.Second - min(time.Since(start), time.Second))
+	}
+	r := mainnetResult{
+		bytesPerScrape: float64(node.BytesSent()-bytes0) / float64(scrapes),
+		callsPerScrape: float64(node.TotalCalls()-calls0) / float64(scrapes),
+		cpuPerScrape:   (cpuTime(t, proc.Pid) - cpu0) / time.Duration(scrapes),
+		maxRSS:         peakRSS(t, proc.Pid),
+	}
+	slices.Sort(took)
+	r.median, r.p99 = percentile(took, 50), percentile(took, 99)
+	ok, total := 0, 0
+	sc := bufio.NewScanner(strings.NewReader(last))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, found := strings.CutPrefix(sc.Text(), "monero_scrape_collector_success{"); found {
+			total++
+			if strings.HasSuffix(rest, " 1") {
+				ok++
+			}
+		}
+	}
+	r.collectors = fmt.Sprintf("%d of %d", ok, total)
+	return r
+}
+
+// cpuTime is a process's user and system CPU time, from /proc.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration((utime + stime) / ticks * float64(time.Second))
+}
+
+// peakRSS is a process's highest resident memory so far (VmHWM), in MiB.
+func peakRSS(t *testing.T, pid int) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func fmtBytes(n float64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", n/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", n/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", n)
+}

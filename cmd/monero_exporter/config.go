@@ -40,6 +40,7 @@ type config struct {
 	metricsPath      string
 	compression      bool
 	maxRequests      int
+	memoryLimit      int64    // soft limit for the Go runtime; 0: none
 	collectors       []string // optional parts switched on, sorted
 	health           health.Config
 	web              *web.FlagConfig
@@ -96,6 +97,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 				Default("true").Envar("WEB_COMPRESSION").Bool()
 		maxRequests = app.Flag("web.max-requests", "Most requests served at once by /metrics, and separately by the health endpoints; more wait for a place within their deadline, then get 503. 0: no limit.").
 				Default("40").Envar("WEB_MAX_REQUESTS").Int()
+		memLimit = app.Flag("runtime.memory-limit", "Soft memory limit of the Go runtime (as GOMEMLIMIT, which wins when set): past it the garbage collector works harder rather than letting the heap double, which keeps the exporter small when abused by many connections. 0: none.").
+				Default("40MiB").Envar("RUNTIME_MEMORY_LIMIT").Bytes()
 	)
 	var maxAgeSet bool
 	var (
@@ -139,6 +142,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		metricsPath:      *metricsPath,
 		compression:      *compression,
 		maxRequests:      *maxRequests,
+		memoryLimit:      int64(*memLimit),
 		web:              webFlags,
 		log:              logCfg,
 	}

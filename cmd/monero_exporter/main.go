@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"syscall"
@@ -47,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.log.Writer = stderr
 	logger := promslog.New(cfg.log)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.memoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.memoryLimit)
+	}
 
 	handler, err := newHandler(cfg, logger)
 	if err != nil {

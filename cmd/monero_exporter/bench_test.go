@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // TestBenchReport is `make bench`: it measures the exporter, built as the
@@ -37,22 +36,11 @@ func TestBenchReport(t *testing.T) {
 	node := monerodtest.Start(t, monerodtest.Options{})
 	node.Mine(t, 20)
 
-	bin := filepath.Join(t.TempDir(), "monero_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
-	args := []string{"--monerod.rpc-url=" + node.URL(), "--web.listen-address=" + listen, "--log.level=warn"}
-	args = append(args, strings.Fields(os.Getenv("BENCH_ARGS"))...) // e.g. --no-collector.txpool
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	proc, listen := testenv.StartServer(t, 10*time.Second, testenv.ExporterBinary(t), func(addr string) []string {
+		args := []string{"--monerod.rpc-url=" + node.URL(), "--web.listen-address=" + addr, "--log.level=warn"}
+		return append(args, strings.Fields(os.Getenv("BENCH_ARGS"))...) // e.g. --no-collector.txpool
+	}, func(addr string) error { return testenv.HTTPOK("http://" + addr + "/-/healthy") })
 	base := "http://" + listen
-	waitUp(t, base+"/-/healthy")
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	get := func(url string) error {
@@ -85,7 +73,7 @@ func TestBenchReport(t *testing.T) {
 	for range 20 { // warm up connections and caches
 		_ = get(base + "/metrics")
 	}
-	idleRSS := rss(t, cmd.Process.Pid)
+	idleRSS := rss(t, proc.PID())
 
 	type row struct {
 		name     string
@@ -137,7 +125,7 @@ func TestBenchReport(t *testing.T) {
 	wg.Wait()
 	cancel()
 	callsUnderLoad := rpcRequests(t, base) - callsBefore
-	loadRSS := rss(t, cmd.Process.Pid)
+	loadRSS := rss(t, proc.PID())
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nmonero_exporter bench (%d samples each; regtest monerod on loopback)\n", samples)
@@ -168,18 +156,6 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-func waitUp(t *testing.T, url string) {
-	t.Helper()
-	for range 100 {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never answered", url)
 }
 
 func timeN(t *testing.T, n int, fn func() error) []time.Duration {

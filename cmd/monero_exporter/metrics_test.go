@@ -13,16 +13,16 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args ...string) (*fixtures.Server, string) {
 	t.Helper()
 	srv := fixtures.NewServer(t, fixtures.Busy, overrides)
-	url, _ := startExporter(t, append([]string{"--monerod.rpc-url=" + srv.URL}, args...)...)
+	url := startExporter(t, append([]string{"--monerod.rpc-url=" + srv.URL}, args...)...).URL
 	return srv, url
 }
 
@@ -33,16 +33,7 @@ func get(t *testing.T, url string, header map[string]string) (*http.Response, []
 		req.Header.Set(k, v)
 	}
 	// A transport that leaves Accept-Encoding and decompression to us.
-	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return testenv.Fetch(t, &http.Client{Transport: &http.Transport{DisableCompression: true}}, req)
 }
 
 func TestMetricsCompressionOnlyWhenEnabledAndAccepted(t *testing.T) {
@@ -125,8 +116,7 @@ func TestConcurrentScrapesShareSnapshot(t *testing.T) {
 	}
 	callDurations := map[string]bool{} // one per snapshot the scrapes got
 	for i, b := range bodies {
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
+		mfs, err := testenv.ParseExposition(string(b))
 		if err != nil {
 			t.Fatalf("scrape %d: %v", i, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // The light process collector must agree with client_golang's on every
@@ -57,14 +59,8 @@ func TestProcessCollectorAgreesWithClientGolang(t *testing.T) {
 
 func gatherMap(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]float64{}
-	for _, mf := range mfs {
+	for _, mf := range testenv.Gather(t, c) {
 		m := mf.GetMetric()[0]
 		switch mf.GetType() {
 		case dto.MetricType_COUNTER:

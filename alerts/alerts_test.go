@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,7 +63,7 @@ func TestCommittedRulesMatchConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from a render of %s and %s: run `go generate ./alerts`", RulesFile, ConfigFile, TemplateFile)
+		t.Errorf("%s differs from a render of %s: run `go generate ./alerts`", RulesFile, ConfigFile)
 	}
 }
 
@@ -76,6 +77,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 	cfg := loadConfig(t, ConfigFile)
 	cfg.Selector = `job=~"monero|monerod", env!="test"`
 	cfg.FleetLabels = []string{"job", "network"}
+	cfg.InstanceLabel = "node"
 	cfg.LastBlockTooOld.MaxAge = Duration(15 * time.Second)
 	cfg.LastBlockTooOld.For = 0
 	cfg.RunbookURL = ""
@@ -279,6 +281,69 @@ func TestConfigThresholdsReachTheRules(t *testing.T) {
 	}
 }
 
+// TestRenderIsTheRules reads the rendered file back: the YAML holds the Go
+// values of Rules exactly, nothing lost to quoting or line folding.
+func TestRenderIsTheRules(t *testing.T) {
+	cfg := loadConfig(t, ConfigFile)
+	want, err := Rules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got RuleFile
+	if err := yaml.UnmarshalStrict(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, want) {
+		t.Errorf("rendered rules read back differ:\n%+v\nwant\n%+v", got, *want)
+	}
+	if n := len(want.Groups[0].Rules); n != 15 {
+		t.Errorf("%d rules, want the 15 alerts", n)
+	}
+}
+
+// TestSelectorAndLabelsReachEveryRule changes the selector and the labels
+// that tell nodes apart: every series every rule reads carries the new
+// selector, and the descriptions name the node by the new label.
+func TestSelectorAndLabelsReachEveryRule(t *testing.T) {
+	cfg := loadConfig(t, ConfigFile)
+	cfg.Selector = `job="xmr", env="prod"`
+	cfg.FleetLabels = []string{"cluster"}
+	cfg.InstanceLabel = "node"
+	rf, err := Rules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	selector := regexp.MustCompile(`\{[^}]*\}`)
+	for _, r := range rf.Groups[0].Rules {
+		sels := selector.FindAllString(r.Expr, -1)
+		if len(sels) == 0 {
+			t.Errorf("%s: no selector in %q", r.Alert, r.Expr)
+		}
+		for _, s := range sels {
+			if !strings.HasPrefix(s, `{job="xmr", env="prod"`) {
+				t.Errorf("%s: %s lacks the selector", r.Alert, s)
+			}
+		}
+		if strings.Contains(r.Expr, `"monero"`) {
+			t.Errorf("%s: the default selector is left in %q", r.Alert, r.Expr)
+		}
+		if d := r.Annotations["description"]; !strings.Contains(d, "{{ $labels.node }}") || strings.Contains(d, "$labels.instance") {
+			t.Errorf("%s: description %q does not name the node by its node label", r.Alert, d)
+		}
+	}
+	out, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "< on (cluster) group_left ()") {
+		t.Error("the fleet labels do not reach MoneroHardForkVersionMismatch")
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	good, err := os.ReadFile(ConfigFile)
 	if err != nil {
@@ -297,6 +362,7 @@ func TestConfigErrors(t *testing.T) {
 		"ratio above one":    {"maxRatio: 0.05", "maxRatio: 5"},
 		"critical above low": {"minFree: 5GiB", "minFree: 50GiB"},
 		"bad fleet label":    {"fleetLabels: [job]", "fleetLabels: [job-name]"},
+		"bad instance label": {"instanceLabel: instance", "instanceLabel: 1nstance"},
 	} {
 		bad := strings.Replace(string(good), edit[0], edit[1], 1)
 		if bad == string(good) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,17 +30,17 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 
 	// The slow part first, so that the blocks mined below are fresh when
 	// Prometheus first sees them.
-	exporterBin := filepath.Join(dir, "monero_exporter")
-	run(t, ".", "go", "build", "-o", exporterBin, "../cmd/monero_exporter")
+	exporterBin := testenv.ExporterBinary(t)
+	// The rules below assume the exporter's health uses the same 15 s
+	// max age: a binary without the flag cannot run this test.
+	if help, err := exec.Command(exporterBin, "--help").CombinedOutput(); err != nil || !bytes.Contains(help, []byte("--health.last-block-max-age")) {
+		t.Fatalf("%s --help: %v; it must offer --health.last-block-max-age:\n%s", exporterBin, err, help)
+	}
 
 	node := monerodtest.Start(t, monerodtest.Options{})
-	exporterAddr := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
-	args := []string{"--monerod.rpc-url=" + node.URL(), "--web.listen-address=" + exporterAddr, "--log.level=warn"}
-	if help, _ := exec.Command(exporterBin, "--help").CombinedOutput(); bytes.Contains(help, []byte("--health.last-block-max-age")) {
-		args = append(args, "--health.last-block-max-age=15s")
-	}
-	startProcess(t, filepath.Join(dir, "exporter.log"), exporterBin, args...)
-	waitHTTP(t, "http://"+exporterAddr+"/-/healthy", 15*time.Second)
+	_, exporterAddr := testenv.StartServer(t, 15*time.Second, exporterBin, func(addr string) []string {
+		return []string{"--monerod.rpc-url=" + node.URL(), "--web.listen-address=" + addr, "--log.level=warn", "--health.last-block-max-age=15s"}
+	}, func(addr string) error { return testenv.HTTPOK("http://" + addr + "/-/healthy") })
 
 	// The rules as an operator would render them with a 15 s max age;
 	// `for:` long enough that the alerts stay pending during the test.
@@ -52,7 +50,6 @@ func TestEndToEndWithPrometheus(t *testing.T) {
 	cfg.LastBlockTooOld.For = Duration(5 * time.Minute)
 	cfg.MonerodDown.For = Duration(5 * time.Minute)
 	renderTo(t, cfg, dir)
-	promAddr := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
@@ -69,13 +66,10 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	run(t, dir, promtool, "check", "config", configPath)
-	promLog := filepath.Join(dir, "prometheus.log")
-	startProcess(t, promLog, prometheusBin,
-		"--config.file="+configPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+promAddr)
-	prom := &promAPI{base: "http://" + promAddr, log: promLog}
-	waitHTTP(t, prom.base+"/-/ready", 20*time.Second)
+	_, promAddr := testenv.StartServer(t, 20*time.Second, prometheusBin, func(addr string) []string {
+		return []string{"--config.file=" + configPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr}
+	}, func(addr string) error { return testenv.HTTPOK("http://" + addr + "/-/ready") })
+	prom := &promAPI{base: "http://" + promAddr}
 
 	// A fresh chain's tip is the genesis block of 1970: mine fresh blocks.
 	node.Mine(t, 5)
@@ -84,14 +78,14 @@ scrape_configs:
 	}
 	node.RPC(t, "get_info", nil, &info)
 
-	prom.waitFor(t, "monero_up is 1 and the height is monerod's", 20*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "monero_up is 1 and the height is monerod's", 20*time.Second, func() (bool, string) {
 		up, okUp := prom.value(t, `monero_up{job="monero"}`)
 		height, okHeight := prom.value(t, `monero_height{job="monero"}`)
 		return okUp && up == 1 && okHeight && height == float64(info.Height),
 			fmt.Sprintf("monero_up %v (%v), monero_height %v (%v), monerod's height %d", up, okUp, height, okHeight, info.Height)
 	})
 	instance := exporterAddr
-	prom.waitFor(t, "no MoneroLastBlockTooOld right after mining", 10*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "no MoneroLastBlockTooOld right after mining", 10*time.Second, func() (bool, string) {
 		a := prom.alert(t, "MoneroLastBlockTooOld", instance)
 		return a == nil, fmt.Sprintf("%+v", a)
 	})
@@ -100,7 +94,7 @@ scrape_configs:
 	}
 
 	// No more blocks: the tip ages past 15 s and the alert turns pending.
-	prom.waitFor(t, "MoneroLastBlockTooOld pending", 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "MoneroLastBlockTooOld pending", 30*time.Second, func() (bool, string) {
 		a := prom.alert(t, "MoneroLastBlockTooOld", instance)
 		return a != nil && a.State == "pending", fmt.Sprintf("%+v", a)
 	})
@@ -111,7 +105,7 @@ scrape_configs:
 
 	// monerod gone: monero_up drops to 0 and MoneroDaemonDown turns pending.
 	node.Stop(t)
-	prom.waitFor(t, "monero_up 0 and MoneroDaemonDown pending", 15*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "monero_up 0 and MoneroDaemonDown pending", 15*time.Second, func() (bool, string) {
 		up, ok := prom.value(t, `monero_up{job="monero"}`)
 		a := prom.alert(t, "MoneroDaemonDown", instance)
 		return ok && up == 0 && a != nil && a.State == "pending", fmt.Sprintf("monero_up %v (%v), alert %+v", up, ok, a)
@@ -121,72 +115,9 @@ scrape_configs:
 	}
 }
 
-// startProcess starts a program with its output in logPath and stops it
-// (SIGTERM, then SIGKILL) when the test ends. Only this process is
-// signalled, by its PID.
-func startProcess(t *testing.T, logPath, bin string, args ...string) {
-	t.Helper()
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", bin, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logFile.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("%s output (tail):\n%s", filepath.Base(bin), tail(string(b), 40))
-			}
-		}
-	})
-}
-
-func tail(s string, lines int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
-}
-
-// waitHTTP waits until url answers 200.
-func waitHTTP(t *testing.T, url string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("HTTP %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %v: %v", url, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // promAPI reads a Prometheus server's HTTP API.
 type promAPI struct {
 	base string
-	log  string
 }
 
 // promAlert is one entry of /api/v1/alerts.
@@ -199,15 +130,11 @@ type promAlert struct {
 
 func (p *promAPI) get(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get(p.base + path)
+	req, err := http.NewRequest(http.MethodGet, p.base+path, nil)
 	if err != nil {
-		t.Fatalf("prometheus %s: %v", path, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("prometheus %s: %v", path, err)
-	}
+	resp, body := testenv.Fetch(t, nil, req)
 	var env struct {
 		Status string          `json:"status"`
 		Error  string          `json:"error"`
@@ -262,21 +189,4 @@ func (p *promAPI) alert(t *testing.T, name, instance string) *promAlert {
 		}
 	}
 	return nil
-}
-
-// waitFor polls cond every 250 ms until it holds, failing the test after
-// timeout with cond's last description of what it saw.
-func (p *promAPI) waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, saw := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last saw: %s", timeout, what, saw)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }

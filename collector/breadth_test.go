@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
 	"github.com/monero-ops/monero_exporter/snapshot"
@@ -30,21 +28,11 @@ func raw(t *testing.T, set, name string) map[string]any {
 
 func num(v any) float64 { f, _ := v.(float64); return f }
 
-// metric finds the series of name whose labels include want.
-func metric(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) *dto.Metric {
-	t.Helper()
-	m := testenv.Series(mfs, name, want...)
-	if m == nil {
-		t.Fatalf("%s%v missing", name, want)
-	}
-	return m
-}
-
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 func TestTxPoolCollector(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	mfs := families(t, newCollector(t, srv.URL, snapshot.PartTxPool))
+	mfs := testenv.Gather(t, newCollector(t, srv.URL, snapshot.PartTxPool))
 	stats := raw(t, fixtures.Busy, "/get_transaction_pool_stats")["pool_stats"].(map[string]any)
 	for name, want := range map[string]float64{
 		"monero_tx_pool_size_bytes":                 num(stats["bytes_total"]),
@@ -61,11 +49,11 @@ func TestTxPoolCollector(t *testing.T) {
 		var got float64
 		switch {
 		case strings.HasSuffix(name, "{txpool}"):
-			got = metric(t, mfs, strings.TrimSuffix(name, "{txpool}"), "collector", "txpool").GetGauge().GetValue()
+			got = testenv.MustSeries(t, mfs, strings.TrimSuffix(name, "{txpool}"), "collector", "txpool").GetGauge().GetValue()
 		case strings.HasSuffix(name, "/cnt"):
-			got = float64(metric(t, mfs, strings.TrimSuffix(name, "/cnt")).GetHistogram().GetSampleCount())
+			got = float64(testenv.MustSeries(t, mfs, strings.TrimSuffix(name, "/cnt")).GetHistogram().GetSampleCount())
 		default:
-			got = metric(t, mfs, name).GetGauge().GetValue()
+			got = testenv.MustSeries(t, mfs, name).GetGauge().GetValue()
 		}
 		if !near(got, want) {
 			t.Errorf("%s = %g, fixture says %g", name, got, want)
@@ -80,10 +68,10 @@ func TestTxPoolCollector(t *testing.T) {
 		sizeSum += num(m["blob_size"])
 		feePerByteSum += num(m["fee"]) / 1e12 / num(m["blob_size"])
 	}
-	if got := metric(t, mfs, "monero_tx_pool_transaction_size_bytes").GetHistogram().GetSampleSum(); got != sizeSum {
+	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_transaction_size_bytes").GetHistogram().GetSampleSum(); got != sizeSum {
 		t.Errorf("size histogram sum %g, pool says %g", got, sizeSum)
 	}
-	if got := metric(t, mfs, "monero_tx_pool_transaction_fee_per_byte_xmr").GetHistogram().GetSampleSum(); !near(got, feePerByteSum) {
+	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_transaction_fee_per_byte_xmr").GetHistogram().GetSampleSum(); !near(got, feePerByteSum) {
 		t.Errorf("fee-per-byte histogram sum %g, pool says %g", got, feePerByteSum)
 	}
 	if srv.Calls("/get_transaction_pool") != 1 {
@@ -95,7 +83,7 @@ func TestTxPoolFullListOnlyWhenPoolChanges(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
 	c := newCollector(t, srv.URL, snapshot.PartTxPool)
 	for range 3 {
-		families(t, c)
+		testenv.Gather(t, c)
 	}
 	if got := srv.Calls("/get_transaction_pool_stats"); got != 3 {
 		t.Fatalf("stats asked %d times in 3 scrapes", got)
@@ -108,7 +96,7 @@ func TestTxPoolFullListOnlyWhenPoolChanges(t *testing.T) {
 func TestLastBlockCollector(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
 	c := newCollector(t, srv.URL, snapshot.PartLastBlock)
-	mfs := families(t, c)
+	mfs := testenv.Gather(t, c)
 	var fees, inputs, outputs, sizes float64
 	txs := raw(t, fixtures.Busy, "/get_transactions")["txs"].([]any)
 	for _, tx := range txs {
@@ -126,10 +114,10 @@ func TestLastBlockCollector(t *testing.T) {
 		t.Fatal("the busy fixture's tip has no transactions")
 	}
 	reward := num(raw(t, fixtures.Busy, "get_block")["block_header"].(map[string]any)["reward"])
-	if got := metric(t, mfs, "monero_last_block_fees_xmr").GetGauge().GetValue(); !near(got, fees/1e12) {
+	if got := testenv.MustSeries(t, mfs, "monero_last_block_fees_xmr").GetGauge().GetValue(); !near(got, fees/1e12) {
 		t.Errorf("fees %g XMR, transactions say %g", got, fees/1e12)
 	}
-	if got := metric(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (reward-fees)/1e12) {
+	if got := testenv.MustSeries(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (reward-fees)/1e12) {
 		t.Errorf("subsidy %g XMR, want %g", got, (reward-fees)/1e12)
 	}
 	for name, want := range map[string]float64{
@@ -138,7 +126,7 @@ func TestLastBlockCollector(t *testing.T) {
 		"monero_last_block_transaction_size_bytes":       sizes,
 		"monero_last_block_transaction_fee_per_byte_xmr": -1,
 	} {
-		h := metric(t, mfs, name).GetHistogram()
+		h := testenv.MustSeries(t, mfs, name).GetHistogram()
 		if h.GetSampleCount() != uint64(len(txs)) {
 			t.Errorf("%s counts %d transactions, the block has %d", name, h.GetSampleCount(), len(txs))
 		}
@@ -147,8 +135,8 @@ func TestLastBlockCollector(t *testing.T) {
 		}
 	}
 	// The tip is unchanged: the next scrapes reuse the block.
-	families(t, c)
-	families(t, c)
+	testenv.Gather(t, c)
+	testenv.Gather(t, c)
 	if srv.Calls("get_block") != 1 || srv.Calls("/get_transactions") != 1 {
 		t.Errorf("get_block %d, get_transactions %d calls for one tip", srv.Calls("get_block"), srv.Calls("/get_transactions"))
 	}
@@ -156,7 +144,7 @@ func TestLastBlockCollector(t *testing.T) {
 
 func TestConnectionsCollector(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	mfs := families(t, newCollector(t, srv.URL, snapshot.PartConnections))
+	mfs := testenv.Gather(t, newCollector(t, srv.URL, snapshot.PartConnections))
 	conns := raw(t, fixtures.Busy, "get_connections")["connections"].([]any)
 	height := num(raw(t, fixtures.Busy, "get_info")["height"])
 	want := map[[2]string]float64{}
@@ -175,13 +163,13 @@ func TestConnectionsCollector(t *testing.T) {
 	}
 	for _, dir := range []string{"incoming", "outgoing"} {
 		for _, st := range connectionStates {
-			got := metric(t, mfs, "monero_connections", "direction", dir, "state", st).GetGauge().GetValue()
+			got := testenv.MustSeries(t, mfs, "monero_connections", "direction", dir, "state", st).GetGauge().GetValue()
 			if got != want[[2]string{dir, st}] {
 				t.Errorf("connections{%s,%s} = %g, want %g", dir, st, got, want[[2]string{dir, st}])
 			}
 		}
 	}
-	h := metric(t, mfs, "monero_connection_height_lag_blocks").GetHistogram()
+	h := testenv.MustSeries(t, mfs, "monero_connection_height_lag_blocks").GetHistogram()
 	if h.GetSampleCount() != uint64(len(conns)) || h.GetSampleSum() != lagSum {
 		t.Errorf("lag histogram count %d sum %g, want %d and %g", h.GetSampleCount(), h.GetSampleSum(), len(conns), lagSum)
 	}
@@ -189,7 +177,7 @@ func TestConnectionsCollector(t *testing.T) {
 
 func TestSmallCollectors(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	mfs := families(t, newCollector(t, srv.URL, snapshot.PartNet, snapshot.PartBans, snapshot.PartMining, snapshot.PartFee,
+	mfs := testenv.Gather(t, newCollector(t, srv.URL, snapshot.PartNet, snapshot.PartBans, snapshot.PartMining, snapshot.PartFee,
 		snapshot.PartRPCAccess, snapshot.PartPeerList))
 	net := raw(t, fixtures.Busy, "/get_net_stats")
 	mining := raw(t, fixtures.Busy, "/mining_status")
@@ -213,7 +201,7 @@ func TestSmallCollectors(t *testing.T) {
 		"monero_bans":                              float64(len(asList(raw(t, fixtures.Busy, "get_bans")["bans"]))),
 	}
 	for name, want := range checks {
-		m := metric(t, mfs, name)
+		m := testenv.MustSeries(t, mfs, name)
 		got := m.GetGauge().GetValue()
 		if m.Counter != nil {
 			got = m.GetCounter().GetValue()
@@ -227,23 +215,23 @@ func TestSmallCollectors(t *testing.T) {
 	}
 	for i, p := range feePriorities {
 		want := num(fee["fees"].([]any)[i]) / 1e12
-		if got := metric(t, mfs, "monero_fee_per_byte_xmr", "priority", p).GetGauge().GetValue(); !near(got, want) {
+		if got := testenv.MustSeries(t, mfs, "monero_fee_per_byte_xmr", "priority", p).GetGauge().GetValue(); !near(got, want) {
 			t.Errorf("fee{%s} = %g, want %g", p, got, want)
 		}
 	}
 	for _, e := range raw(t, fixtures.Busy, "rpc_access_tracking")["data"].([]any) {
 		m := e.(map[string]any)
 		method := m["rpc"].(string)
-		if got := metric(t, mfs, "monero_rpc_access_requests_total", "method", method).GetCounter().GetValue(); got != num(m["count"]) {
+		if got := testenv.MustSeries(t, mfs, "monero_rpc_access_requests_total", "method", method).GetCounter().GetValue(); got != num(m["count"]) {
 			t.Errorf("rpc_access{%s} = %g, want %g", method, got, num(m["count"]))
 		}
-		if got := metric(t, mfs, "monero_rpc_access_time_seconds_total", "method", method).GetCounter().GetValue(); !near(got, num(m["time"])/1e6) {
+		if got := testenv.MustSeries(t, mfs, "monero_rpc_access_time_seconds_total", "method", method).GetCounter().GetValue(); !near(got, num(m["time"])/1e6) {
 			t.Errorf("rpc_access_time{%s} = %g, want %g", method, got, num(m["time"])/1e6)
 		}
 	}
 	pl := raw(t, fixtures.Busy, "/get_peer_list")
 	for list, key := range map[string]string{"white": "white_list", "grey": "gray_list"} {
-		if got := metric(t, mfs, "monero_peerlist_last_seen_age_seconds", "list", list).GetHistogram().GetSampleCount(); got != uint64(len(asList(pl[key]))) {
+		if got := testenv.MustSeries(t, mfs, "monero_peerlist_last_seen_age_seconds", "list", list).GetHistogram().GetSampleCount(); got != uint64(len(asList(pl[key]))) {
 			t.Errorf("peerlist %s counts %d, list has %d", list, got, len(asList(pl[key])))
 		}
 	}
@@ -256,19 +244,19 @@ func TestRestrictedNodeSkipsRefusedParts(t *testing.T) {
 	all := snapshot.PartNames()
 	c := newCollector(t, srv.URL, all...)
 	for range 2 {
-		mfs := families(t, c)
-		if metric(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
+		mfs := testenv.Gather(t, c)
+		if testenv.MustSeries(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
 			t.Fatal("a restricted node is reported down")
 		}
 		for _, p := range []string{"connections", "net", "peerlist", "bans", "rpc_access", "mining"} {
-			if metric(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue() != 1 ||
-				metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
+			if testenv.MustSeries(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue() != 1 ||
+				testenv.MustSeries(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
 				t.Errorf("%s not shown as skipped without error on a restricted node", p)
 			}
 		}
 		for _, p := range []string{"txpool", "last_block", "fee"} {
-			if metric(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue() != 0 ||
-				metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
+			if testenv.MustSeries(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue() != 0 ||
+				testenv.MustSeries(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
 				t.Errorf("%s should work on a restricted node", p)
 			}
 		}

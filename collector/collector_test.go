@@ -10,25 +10,15 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 func newCollector(t testing.TB, url string, parts ...string) *Collector {
 	t.Helper()
-	u, err := monerod.ParseAddress(url, 18081)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := monerod.New(monerod.Config{URL: u})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	src, err := snapshot.New(snapshot.Config{Client: c, Parts: parts})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := monerodtest.Source(t, url, snapshot.Config{Parts: parts})
 	return New(src, Options{Timeout: 5 * time.Second, Parts: parts})
 }
 
@@ -74,18 +64,22 @@ monero_block_weight_limit_bytes 600000
 func TestCollectUnrestricted(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", nil)
 	c := newCollector(t, srv.URL)
-	names := []string{"monero_up", "monero_height", "monero_target_height", "monero_synchronized", "monero_offline",
+	names := []string{
+		"monero_up", "monero_height", "monero_target_height", "monero_synchronized", "monero_offline",
 		"monero_difficulty", "monero_node_info", "monero_peers", "monero_hard_fork_version",
-		"monero_last_block_transactions", "monero_block_weight_limit_bytes"}
+		"monero_last_block_transactions", "monero_block_weight_limit_bytes",
+	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(unrestrictedWant), names...); err != nil {
 		t.Fatal(err)
 	}
 	// Every unrestricted-only family is there.
-	got := families(t, c)
-	for _, name := range []string{"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
+	got := testenv.Gather(t, c)
+	for _, name := range []string{
+		"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
 		"monero_rpc_connections", "monero_peerlist_entries", "monero_alt_blocks", "monero_update_available",
 		"monero_last_block_age_seconds", "monero_last_block_reward_xmr", "monero_transactions_total",
-		"monero_scrape_duration_seconds", "monero_rpc_call_success", "monero_scrape_collector_success"} {
+		"monero_scrape_duration_seconds", "monero_rpc_call_success", "monero_scrape_collector_success",
+	} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s missing", name)
 		}
@@ -102,9 +96,11 @@ func TestCollectUnrestricted(t *testing.T) {
 func TestCollectRestrictedLeavesMaskedFieldsOut(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
 	c := newCollector(t, srv.URL, snapshot.PartConnections)
-	got := families(t, c)
-	for _, name := range []string{"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
-		"monero_rpc_connections", "monero_peerlist_entries", "monero_peers", "monero_alt_blocks", "monero_update_available"} {
+	got := testenv.Gather(t, c)
+	for _, name := range []string{
+		"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
+		"monero_rpc_connections", "monero_peerlist_entries", "monero_peers", "monero_alt_blocks", "monero_update_available",
+	} {
 		if _, ok := got[name]; ok {
 			t.Errorf("%s exported from a restricted node, which masks it", name)
 		}
@@ -134,7 +130,7 @@ func TestCollectNodeDown(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	c := newCollector(t, url)
-	got := families(t, c)
+	got := testenv.Gather(t, c)
 	if v := got["monero_up"].GetMetric()[0].GetGauge().GetValue(); v != 0 {
 		t.Fatalf("monero_up = %g", v)
 	}
@@ -193,19 +189,4 @@ func TestLint(t *testing.T) {
 			t.Errorf("%s: %s: %s", set, p.Metric, p.Text)
 		}
 	}
-}
-
-func families(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*dto.MetricFamily{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
@@ -28,7 +29,7 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	}
 
 	c := newCollector(t, node.URL(), snapshot.PartNames()...)
-	mfs := families(t, c)
+	mfs := testenv.Gather(t, c)
 	n := 0
 	for name := range mfs {
 		if strings.HasPrefix(name, "monero_") {
@@ -53,13 +54,13 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	if stats.PoolStats.TxsTotal == 0 {
 		t.Fatal("the pool is empty after the transfers")
 	}
-	if got := metric(t, mfs, "monero_tx_pool_size_bytes").GetGauge().GetValue(); got != stats.PoolStats.BytesTotal {
+	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_size_bytes").GetGauge().GetValue(); got != stats.PoolStats.BytesTotal {
 		t.Errorf("pool bytes %g, monerod says %g", got, stats.PoolStats.BytesTotal)
 	}
-	if got := metric(t, mfs, "monero_tx_pool_fees_xmr").GetGauge().GetValue(); !near(got, stats.PoolStats.FeeTotal/1e12) {
+	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_fees_xmr").GetGauge().GetValue(); !near(got, stats.PoolStats.FeeTotal/1e12) {
 		t.Errorf("pool fees %g, monerod says %g", got, stats.PoolStats.FeeTotal/1e12)
 	}
-	if got := metric(t, mfs, "monero_tx_pool_transaction_age_seconds").GetHistogram().GetSampleCount(); got != stats.PoolStats.TxsTotal {
+	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_transaction_age_seconds").GetHistogram().GetSampleCount(); got != stats.PoolStats.TxsTotal {
 		t.Errorf("age histogram counts %d, pool has %d", got, stats.PoolStats.TxsTotal)
 	}
 
@@ -96,13 +97,13 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	if hdr.BlockHeader.NumTxes == 0 || len(txs.Txs) != int(hdr.BlockHeader.NumTxes) {
 		t.Fatalf("tip holds %d transactions (%d fetched), want some", hdr.BlockHeader.NumTxes, len(txs.Txs))
 	}
-	if got := metric(t, mfs, "monero_last_block_fees_xmr").GetGauge().GetValue(); !near(got, fees/1e12) || fees == 0 {
+	if got := testenv.MustSeries(t, mfs, "monero_last_block_fees_xmr").GetGauge().GetValue(); !near(got, fees/1e12) || fees == 0 {
 		t.Errorf("last block fees %g, monerod says %g", got, fees/1e12)
 	}
-	if got := metric(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (hdr.BlockHeader.Reward-fees)/1e12) {
+	if got := testenv.MustSeries(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (hdr.BlockHeader.Reward-fees)/1e12) {
 		t.Errorf("subsidy %g, want %g", got, (hdr.BlockHeader.Reward-fees)/1e12)
 	}
-	if got := metric(t, mfs, "monero_last_block_transaction_inputs").GetHistogram().GetSampleCount(); got != hdr.BlockHeader.NumTxes {
+	if got := testenv.MustSeries(t, mfs, "monero_last_block_transaction_inputs").GetHistogram().GetSampleCount(); got != hdr.BlockHeader.NumTxes {
 		t.Errorf("inputs histogram counts %d transactions", got)
 	}
 
@@ -110,7 +111,7 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 		Fees []float64 `json:"fees"`
 	}
 	node.RPC(t, "get_fee_estimate", nil, &fee)
-	if got := metric(t, mfs, "monero_fee_per_byte_xmr", "priority", "normal").GetGauge().GetValue(); !near(got, fee.Fees[1]/1e12) {
+	if got := testenv.MustSeries(t, mfs, "monero_fee_per_byte_xmr", "priority", "normal").GetGauge().GetValue(); !near(got, fee.Fees[1]/1e12) {
 		t.Errorf("normal fee %g, monerod says %g", got, fee.Fees[1]/1e12)
 	}
 	var mining struct {
@@ -118,14 +119,14 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 		Threads float64 `json:"threads_count"`
 	}
 	node.Post(t, "/mining_status", nil, &mining)
-	if got := metric(t, mfs, "monero_mining_threads").GetGauge().GetValue(); got != mining.Threads {
+	if got := testenv.MustSeries(t, mfs, "monero_mining_threads").GetGauge().GetValue(); got != mining.Threads {
 		t.Errorf("mining threads %g, monerod says %g", got, mining.Threads)
 	}
 	// An offline node: no peers, no bans, no traffic.
-	if got := metric(t, mfs, "monero_connections", "direction", "outgoing", "state", "normal").GetGauge().GetValue(); got != 0 {
+	if got := testenv.MustSeries(t, mfs, "monero_connections", "direction", "outgoing", "state", "normal").GetGauge().GetValue(); got != 0 {
 		t.Errorf("an offline node has %g outgoing connections", got)
 	}
-	if got := metric(t, mfs, "monero_bans").GetGauge().GetValue(); got != 0 {
+	if got := testenv.MustSeries(t, mfs, "monero_bans").GetGauge().GetValue(); got != 0 {
 		t.Errorf("bans %g", got)
 	}
 	var access struct {
@@ -138,13 +139,13 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	for _, d := range access.Data {
 		if d.RPC == "get_fee_estimate" {
 			// Our scrape asked once, the test once more since.
-			if got := metric(t, mfs, "monero_rpc_access_requests_total", "method", d.RPC).GetCounter().GetValue(); got != d.Count-1 {
+			if got := testenv.MustSeries(t, mfs, "monero_rpc_access_requests_total", "method", d.RPC).GetCounter().GetValue(); got != d.Count-1 {
 				t.Errorf("rpc_access{get_fee_estimate} %g, monerod now says %g", got, d.Count)
 			}
 		}
 	}
 	for _, p := range snapshot.PartNames() {
-		if metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
+		if testenv.MustSeries(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
 			t.Errorf("collector %s failed on an unrestricted node", p)
 		}
 	}
@@ -156,13 +157,13 @@ func TestIntegrationRestrictedSkipsRefusedParts(t *testing.T) {
 	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
 	c := newCollector(t, node.URL(), snapshot.PartNames()...)
 	for range 2 {
-		mfs := families(t, c)
-		if metric(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
+		mfs := testenv.Gather(t, c)
+		if testenv.MustSeries(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
 			t.Fatal("restricted node reported down")
 		}
 		for _, p := range snapshot.PartNames() {
-			skipped := metric(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue()
-			ok := metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue()
+			skipped := testenv.MustSeries(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue()
+			ok := testenv.MustSeries(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue()
 			wantSkipped := map[string]bool{"connections": true, "net": true, "peerlist": true, "bans": true, "rpc_access": true, "mining": true}[p]
 			if ok != 1 || (skipped == 1) != wantSkipped {
 				t.Errorf("%s on a restricted node: success %g skipped %g", p, ok, skipped)

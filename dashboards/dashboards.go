@@ -1,414 +1,462 @@
 // Package dashboards builds the Grafana dashboards of the Monero mixin.
 //
-// The dashboards are written in Go so that every panel follows the mixin's
-// conventions by construction (the templated data source, job and instance
-// on every query, units and descriptions); `go generate ./dashboards`
-// writes them as the JSON files in this directory, which Grafana imports as
-// they are. A test fails while the committed files and the code disagree.
+// The dashboards are written in Go with the Grafana Foundation SDK, so that
+// every panel follows the mixin's conventions by construction (the
+// templated data source; the selector of the mixin's config and the job and
+// instance variables on every query; units and descriptions). They read the
+// config the alerts read, ../alerts/config.yml: the same selector, the same
+// labels to tell nodes apart, and the alerts' thresholds as the colours of
+// the panels. `go generate ./dashboards` writes them as the JSON files in
+// this directory, which Grafana imports as they are; a test fails while the
+// committed files and the code disagree.
 package dashboards
 
 //go:generate go run ./gen
 
-import "fmt"
+import (
+	"fmt"
+	"time"
 
-// All returns every dashboard of the mixin.
-func All() []*Dashboard {
-	return []*Dashboard{Overview(), Node(), Fleet()}
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/monero-ops/monero_exporter/alerts"
+)
+
+// ConfigFile is the mixin's configuration, shared with the alerts,
+// relative to this package's directory.
+const ConfigFile = "../alerts/" + alerts.ConfigFile
+
+// All returns every dashboard of the mixin for the config c.
+func All(c *alerts.Config) ([]*Dashboard, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	x := mixin{c: c}
+	var out []*Dashboard
+	for _, build := range []func() (*Dashboard, error){x.Overview, x.Node, x.Fleet} {
+		d, err := build()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // healthStates is monero_health_status as one number per check, the worse
 // the higher (see healthMappings); extra matchers narrow it.
-func healthStates(extra ...string) string {
+func (x mixin) healthStates(extra ...string) string {
 	status := func(s string, n int) string {
-		return fmt.Sprintf("(%s == 1) * %d", m("monero_health_status", append(extra, `status="`+s+`"`)...), n)
+		return fmt.Sprintf("(%s == 1) * %d", x.m("monero_health_status", append(extra, `status="`+s+`"`)...), n)
 	}
-	return "max by (job, instance, check) (\n    " + status("ok", 0) +
+	return "max by (" + x.by("check") + ") (\n    " + status("ok", 0) +
 		"\n  or " + status("warn", 1) +
 		"\n  or " + status("unknown", 2) +
 		"\n  or " + status("error", 3) + "\n)"
 }
 
-func healthMappings() []mapping {
-	return valueMap(
-		mappingResult{Text: "OK", Color: "green"},
-		mappingResult{Text: "WARN", Color: "yellow"},
-		mappingResult{Text: "UNKNOWN", Color: "orange"},
-		mappingResult{Text: "ERROR", Color: "red"},
-	)
+func healthMappings() []dashboard.ValueMapping {
+	return valueMap(state{"OK", "green"}, state{"WARN", "yellow"}, state{"UNKNOWN", "orange"}, state{"ERROR", "red"})
 }
 
-func upMappings(down, up string) []mapping {
-	return valueMap(mappingResult{Text: down, Color: "red"}, mappingResult{Text: up, Color: "green"})
+func upMappings(down, up string) []dashboard.ValueMapping {
+	return valueMap(state{down, "red"}, state{up, "green"})
 }
 
 // xmr is the unit of amounts in XMR.
 const xmr = "suffix: XMR"
 
+// The alerts' limits, as thresholds that colour the dashboards: the same
+// numbers the rules compare with, read from the same config.
+
+// lastBlockLimit is red from MoneroLastBlockTooOld's max age on.
+func (x mixin) lastBlockLimit() *dashboard.ThresholdsConfigBuilder {
+	return steps(step{color: "green"}, step{color: "red", from: time.Duration(x.c.LastBlockTooOld.MaxAge).Seconds()})
+}
+
+// behindLimit is orange from the first block more than
+// MoneroNodeBehindPeers allows.
+func (x mixin) behindLimit() *dashboard.ThresholdsConfigBuilder {
+	return steps(step{color: "green"}, step{color: "orange", from: float64(x.c.BehindPeers.MaxBlocks + 1)})
+}
+
+// peersLimit is red without peers, orange below MoneroTooFewPeers' minimum.
+func (x mixin) peersLimit() *dashboard.ThresholdsConfigBuilder {
+	return steps(step{color: "red"}, step{color: "orange", from: 1}, step{color: "green", from: float64(x.c.TooFewPeers.Min)})
+}
+
+// diskLimit is red below MoneroDiskSpaceCriticallyLow's minimum, orange
+// below MoneroDiskSpaceLow's.
+func (x mixin) diskLimit() *dashboard.ThresholdsConfigBuilder {
+	return steps(step{color: "red"},
+		step{color: "orange", from: float64(x.c.DiskSpaceCriticallyLow.MinFree)},
+		step{color: "green", from: float64(x.c.DiskSpaceLow.MinFree)})
+}
+
+// overrideCells is a table column override: its name, unit, and how its
+// cells are coloured.
+func overrideCells(name, unit string, mode common.TableCellDisplayMode) []dashboard.DynamicConfigValue {
+	return []dashboard.DynamicConfigValue{
+		{Id: "displayName", Value: name},
+		{Id: "unit", Value: unit},
+		{Id: "custom.cellOptions", Value: cells(mode)},
+	}
+}
+
 // Overview is the at-a-glance dashboard: which nodes are healthy, and the
 // few numbers that tell why not.
-func Overview() *Dashboard {
-	l := &layout{}
+func (x mixin) Overview() (*Dashboard, error) {
+	c := x.c
+	l := newDashboard(x, "monero-overview", "Monero / Overview",
+		"Which Monero nodes are healthy at a glance: health checks, chain height and lag, last block age, peers, sync, hard-fork version, transaction pool, difficulty, disk, and the exporter's own scrapes.")
+
 	l.row("Health")
-	healthTable := table("Node health",
+	healthTable := tablePanel("Node health",
 		"State of each health check per node, as the exporter's /health evaluates it (monero_health_status): OK, WARN (the check could not see everything, e.g. the peers of a restricted node), UNKNOWN (monerod did not answer) or ERROR. \"overall\" is what /health answers.",
-		"none", instant(healthStates(), ""))
-	healthTable.FieldConfig.Defaults.Mappings = healthMappings()
-	healthTable.FieldConfig.Defaults.Custom["cellOptions"] = map[string]any{"type": "color-background"}
-	// The first column holds the instance names: no colour there.
-	healthTable.FieldConfig.Overrides = []map[string]any{{
-		"matcher":    map[string]any{"id": "byType", "options": "string"},
-		"properties": []map[string]any{{"id": "custom.cellOptions", "value": map[string]any{"type": "auto"}}},
-	}}
-	healthTable.Transformations = []map[string]any{{
-		"id":      "groupingToMatrix",
-		"options": map[string]any{"columnField": "check", "rowField": "instance", "valueField": "Value", "emptyValue": "null"},
-	}}
-	l.add(12, 8, healthTable)
-	up := stat("monerod reachable",
+		"none", instant(x.healthStates())).
+		Mappings(healthMappings()).
+		CellOptions(cells(common.TableCellDisplayModeColorBackground)).
+		// The first column holds the node names: no colour there.
+		OverrideByFieldType("string", []dashboard.DynamicConfigValue{{Id: "custom.cellOptions", Value: cells(common.TableCellDisplayModeAuto)}}).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "groupingToMatrix", Options: map[string]any{
+			"columnField": "check", "rowField": c.InstanceLabel, "valueField": "Value", "emptyValue": "null",
+		}})
+	add(l, 12, 8, healthTable)
+	add(l, 6, 8, statPanel("monerod reachable",
 		"1 (UP) when the exporter reached monerod in its last scrape (monero_up); DOWN means monerod does not answer and the node's metrics are absent.",
-		"none", q(m("monero_up"), "{{instance}}"))
-	up.FieldConfig.Defaults.Mappings = upMappings("DOWN", "UP")
-	up.FieldConfig.Defaults.Thresholds = thresholds{Mode: "absolute", Steps: []thresholdStep{{Color: "red"}, {Color: "green", Value: f(1)}}}
-	l.add(6, 8, up)
-	alerts := table("Firing alerts",
+		"none", q(x.m("monero_up"), x.node())).
+		Mappings(upMappings("DOWN", "UP")).
+		Thresholds(steps(step{color: "red"}, step{color: "green", from: 1})))
+	add(l, 6, 8, tablePanel("Firing alerts",
 		"Monero alerts firing now for the selected nodes (Prometheus's ALERTS series): see the alerts' runbook for what to do.",
-		"none", instant(`ALERTS{job=~"$job", instance=~"$instance", alertname=~"Monero.*", alertstate="firing"}`, ""))
-	alerts.Transformations = []map[string]any{{
-		"id": "organize",
-		"options": map[string]any{
-			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true, "alertstate": true, "job": true},
-			"indexByName":   map[string]any{"alertname": 0, "instance": 1, "severity": 2},
-		},
-	}}
-	l.add(6, 8, alerts)
-	timeline := stateTimeline("Health over time",
+		"none", instant(x.m("ALERTS", `alertname=~"Monero.*"`, `alertstate="firing"`))).
+		WithTransformation(organize([]string{"Time", "Value", "__name__", "alertstate", "job"}, "alertname", c.InstanceLabel, "severity")))
+	add(l, 24, 8, stateTimelinePanel("Health over time",
 		"Each health check of each node over time (monero_health_status), coloured as in \"Node health\".",
-		healthMappings(), q(healthStates(), "{{instance}} {{check}}"))
-	l.add(24, 8, timeline)
+		healthMappings(), q(x.healthStates(), x.node("{{check}}"))))
 
 	l.row("Chain")
-	l.add(8, 8, timeseries("Height",
+	add(l, 8, 8, timeseriesPanel("Height",
 		"Blocks in the node's chain (monero_height). Lines that part show nodes on different tips.",
-		"none", q(m("monero_height"), "{{instance}}")))
-	l.add(8, 8, timeseries("Blocks behind",
-		"How far the node lags: behind the height monerod syncs towards (monero_target_height, 0 when it knows no higher chain), and behind the best height its peers report (monero_peers_max_height). 0 is in step.",
+		"none", q(x.m("monero_height"), x.node())))
+	add(l, 8, 8, limits(timeseriesPanel("Blocks behind",
+		fmt.Sprintf("How far the node lags: behind the height monerod syncs towards (monero_target_height, 0 when it knows no higher chain), and behind the best height its peers report (monero_peers_max_height). 0 is in step; the dashed line is where MoneroNodeBehindPeers counts (more than %d blocks).", c.BehindPeers.MaxBlocks),
 		"none",
-		q("clamp_min("+m("monero_target_height")+" - "+m("monero_height")+", 0)", "{{instance}} behind target"),
-		q("clamp_min("+m("monero_peers_max_height")+" - "+m("monero_height")+", 0)", "{{instance}} behind best peer")))
-	l.add(8, 8, timeseries("Last block age",
-		"Time since the timestamp of the node's last block (monero_last_block_age_seconds). Blocks come every 2 minutes on average; a steady climb means the node is stuck or cut off.",
-		"s", q(m("monero_last_block_age_seconds"), "{{instance}}")))
-	sync := stateTimeline("Synchronized",
+		q("clamp_min("+x.m("monero_target_height")+" - "+x.m("monero_height")+", 0)", x.node("behind target")),
+		q("clamp_min("+x.m("monero_peers_max_height")+" - "+x.m("monero_height")+", 0)", x.node("behind best peer"))),
+		x.behindLimit()))
+	add(l, 8, 8, limits(timeseriesPanel("Last block age",
+		fmt.Sprintf("Time since the timestamp of the node's last block (monero_last_block_age_seconds). Blocks come every 2 minutes on average; a steady climb means the node is stuck or cut off. The dashed line is MoneroLastBlockTooOld's limit, %s.", c.LastBlockTooOld.MaxAge),
+		"s", q(x.m("monero_last_block_age_seconds"), x.node())),
+		x.lastBlockLimit()))
+	add(l, 8, 6, stateTimelinePanel("Synchronized",
 		"Whether monerod considers itself synchronized with the network (monero_synchronized).",
-		valueMap(mappingResult{Text: "syncing", Color: "orange"}, mappingResult{Text: "synchronized", Color: "green"}),
-		q(m("monero_synchronized"), "{{instance}}"))
-	l.add(8, 6, sync)
-	hf := stat("Hard-fork version",
+		valueMap(state{"syncing", "orange"}, state{"synchronized", "green"}),
+		q(x.m("monero_synchronized"), x.node())))
+	add(l, 8, 6, statPanel("Hard-fork version",
 		"Current hard-fork version of each node's chain (monero_hard_fork_version). Nodes of one network must agree; an older one is outdated or on another chain.",
-		"none", q(m("monero_hard_fork_version"), "{{instance}}"))
-	hf.FieldConfig.Defaults.Color = map[string]any{"mode": "fixed", "fixedColor": "blue"}
-	hf.Options["colorMode"] = "value"
-	l.add(8, 6, hf)
-	l.add(8, 6, timeseries("Difficulty",
+		"none", q(x.m("monero_hard_fork_version"), x.node())).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdFixed).FixedColor("blue")).
+		ColorMode(common.BigValueColorModeValue))
+	add(l, 8, 6, timeseriesPanel("Difficulty",
 		"Network difficulty of the next block (monero_difficulty): hashes expected per block.",
-		"short", q(m("monero_difficulty"), "{{instance}}")))
+		"short", q(x.m("monero_difficulty"), x.node())))
 
 	l.row("Network and transaction pool")
-	l.add(8, 8, timeseries("Peers",
+	add(l, 8, 8, timeseriesPanel("Peers",
 		"Open P2P connections by direction (monero_peers; unrestricted nodes only) and the peers counted as synchronized with the node (monero_peers_synced).",
 		"none",
-		q(m("monero_peers"), "{{instance}} {{direction}}"),
-		q(m("monero_peers_synced"), "{{instance}} synced")))
-	l.add(8, 8, timeseries("Transaction pool",
+		q(x.m("monero_peers"), x.node("{{direction}}")),
+		q(x.m("monero_peers_synced"), x.node("synced"))))
+	add(l, 8, 8, timeseriesPanel("Transaction pool",
 		"Transactions waiting in the node's pool (monero_tx_pool_transactions; a restricted node counts public ones only).",
-		"none", q(m("monero_tx_pool_transactions"), "{{instance}}")))
-	l.add(8, 8, timeseries("Transaction pool size",
+		"none", q(x.m("monero_tx_pool_transactions"), x.node())))
+	add(l, 8, 8, timeseriesPanel("Transaction pool size",
 		"Bytes of the transactions in the pool (monero_tx_pool_size_bytes).",
-		"bytes", q(m("monero_tx_pool_size_bytes"), "{{instance}}")))
+		"bytes", q(x.m("monero_tx_pool_size_bytes"), x.node())))
 
 	l.row("Disk")
-	l.add(12, 7, timeseries("Free disk space",
-		"Free space on the disk holding the blockchain database (monero_free_space_bytes; unrestricted nodes only). monerod stops when it runs out.",
-		"bytes", q(m("monero_free_space_bytes"), "{{instance}}")))
-	l.add(12, 7, timeseries("Database size",
+	add(l, 12, 7, limits(timeseriesPanel("Free disk space",
+		fmt.Sprintf("Free space on the disk holding the blockchain database (monero_free_space_bytes; unrestricted nodes only). monerod stops when it runs out. The dashed lines are the limits of MoneroDiskSpaceLow (%s) and MoneroDiskSpaceCriticallyLow (%s).", c.DiskSpaceLow.MinFree, c.DiskSpaceCriticallyLow.MinFree),
+		"bytes", q(x.m("monero_free_space_bytes"), x.node())),
+		x.diskLimit()))
+	add(l, 12, 7, timeseriesPanel("Database size",
 		"Size of the blockchain database (monero_database_size_bytes; unrestricted nodes only).",
-		"bytes", q(m("monero_database_size_bytes"), "{{instance}}")))
+		"bytes", q(x.m("monero_database_size_bytes"), x.node())))
 
 	l.row("Exporter")
-	l.add(8, 8, timeseries("Scrape duration",
+	add(l, 8, 8, timeseriesPanel("Scrape duration",
 		"Time the exporter spent reading monerod per scrape (monero_scrape_duration_seconds), and the whole scrape as Prometheus timed it (scrape_duration_seconds). Close to the scrape timeout means missing data soon.",
 		"s",
-		q(m("monero_scrape_duration_seconds"), "{{instance}} monerod"),
-		q(m("scrape_duration_seconds"), "{{instance}} Prometheus scrape")))
-	l.add(8, 8, stacked(timeseries("RPC calls by outcome",
+		q(x.m("monero_scrape_duration_seconds"), x.node("monerod")),
+		q(x.m("scrape_duration_seconds"), x.node("Prometheus scrape"))))
+	add(l, 8, 8, stacked(timeseriesPanel("RPC calls by outcome",
 		"RPC calls the exporter sent to monerod per second, by outcome (monero_exporter_rpc_requests_total): success, unreachable, timeout, tls_error, unauthorized, method_not_available, too_large, bad_response.",
-		"reqps", q("sum by (job, instance, outcome) ("+rate("monero_exporter_rpc_requests_total")+")", "{{instance}} {{outcome}}"))))
-	l.add(8, 8, timeseries("RPC call duration",
+		"reqps", q("sum by ("+x.by("outcome")+") ("+x.rate("monero_exporter_rpc_requests_total")+")", x.node("{{outcome}}")))))
+	add(l, 8, 8, timeseriesPanel("RPC call duration",
 		"Duration of each RPC call in the last scrape, by method (monero_rpc_call_duration_seconds).",
-		"s", q(m("monero_rpc_call_duration_seconds"), "{{instance}} {{method}}")))
-	l.add(24, 6, stateTimeline("Scrape parts",
+		"s", q(x.m("monero_rpc_call_duration_seconds"), x.node("{{method}}"))))
+	add(l, 24, 6, stateTimelinePanel("Scrape parts",
 		"Whether each part of the scrape succeeded (monero_scrape_collector_success); a part a restricted node refuses counts as a success and is skipped.",
 		upMappings("failed", "ok"),
-		q(m("monero_scrape_collector_success"), "{{instance}} {{collector}}")))
+		q(x.m("monero_scrape_collector_success"), x.node("{{collector}}"))))
 
-	return newDashboard("monero-overview", "Monero / Overview",
-		"Which Monero nodes are healthy at a glance: health checks, chain height and lag, last block age, peers, sync, hard-fork version, transaction pool, difficulty, disk, and the exporter's own scrapes.",
-		l.panels)
+	return l.finish()
 }
 
 // Node is the detail dashboard: pool, last block, connections, traffic,
 // mining and fees of the selected nodes.
-func Node() *Dashboard {
-	l := &layout{}
+func (x mixin) Node() (*Dashboard, error) {
+	l := newDashboard(x, "monero-node", "Monero / Node",
+		"Detail of the selected Monero nodes: transaction pool, contents of the last block, P2P connections and traffic, mining, fee estimates.")
+
 	l.row("Transaction pool")
-	l.add(8, 8, timeseries("Pool transactions",
+	add(l, 8, 8, timeseriesPanel("Pool transactions",
 		"Transactions in the pool, and those that failed verification, are double spends, were not relayed, or have waited more than 10 minutes (monero_tx_pool_*_transactions).",
 		"none",
-		q(m("monero_tx_pool_transactions"), "{{instance}} all"),
-		q(m("monero_tx_pool_failing_transactions"), "{{instance}} failing"),
-		q(m("monero_tx_pool_double_spend_transactions"), "{{instance}} double spend"),
-		q(m("monero_tx_pool_not_relayed_transactions"), "{{instance}} not relayed"),
-		q(m("monero_tx_pool_transactions_older_10m"), "{{instance}} older than 10m")))
-	l.add(8, 8, timeseries("Pool size",
+		q(x.m("monero_tx_pool_transactions"), x.node("all")),
+		q(x.m("monero_tx_pool_failing_transactions"), x.node("failing")),
+		q(x.m("monero_tx_pool_double_spend_transactions"), x.node("double spend")),
+		q(x.m("monero_tx_pool_not_relayed_transactions"), x.node("not relayed")),
+		q(x.m("monero_tx_pool_transactions_older_10m"), x.node("older than 10m"))))
+	add(l, 8, 8, timeseriesPanel("Pool size",
 		"Bytes of the transactions in the pool (monero_tx_pool_size_bytes).",
-		"bytes", q(m("monero_tx_pool_size_bytes"), "{{instance}}")))
-	l.add(8, 8, timeseries("Pool fees",
+		"bytes", q(x.m("monero_tx_pool_size_bytes"), x.node())))
+	add(l, 8, 8, timeseriesPanel("Pool fees",
 		"Sum of the fees of the transactions in the pool, in XMR (monero_tx_pool_fees_xmr): what the next blocks can earn on top of the subsidy.",
-		xmr, q(m("monero_tx_pool_fees_xmr"), "{{instance}}")))
-	l.add(8, 8, timeseries("Pool transaction age",
+		xmr, q(x.m("monero_tx_pool_fees_xmr"), x.node())))
+	add(l, 8, 8, timeseriesPanel("Pool transaction age",
 		"How long the pool's transactions have waited: median, 90th percentile (monero_tx_pool_transaction_age_seconds), and the oldest one (monero_tx_pool_oldest_timestamp_seconds).",
 		"s",
-		q(quantile("0.5", "monero_tx_pool_transaction_age_seconds"), "{{instance}} median"),
-		q(quantile("0.9", "monero_tx_pool_transaction_age_seconds"), "{{instance}} p90"),
-		q("time() - ("+m("monero_tx_pool_oldest_timestamp_seconds")+" > 0)", "{{instance}} oldest")))
-	l.add(8, 8, timeseries("Pool transaction size",
+		q(x.quantile("0.5", "monero_tx_pool_transaction_age_seconds"), x.node("median")),
+		q(x.quantile("0.9", "monero_tx_pool_transaction_age_seconds"), x.node("p90")),
+		q("time() - ("+x.m("monero_tx_pool_oldest_timestamp_seconds")+" > 0)", x.node("oldest"))))
+	add(l, 8, 8, timeseriesPanel("Pool transaction size",
 		"Size of the pool's transactions: median and 90th percentile (monero_tx_pool_transaction_size_bytes).",
 		"bytes",
-		q(quantile("0.5", "monero_tx_pool_transaction_size_bytes"), "{{instance}} median"),
-		q(quantile("0.9", "monero_tx_pool_transaction_size_bytes"), "{{instance}} p90")))
-	l.add(8, 8, heatmap("Pool fee per byte",
+		q(x.quantile("0.5", "monero_tx_pool_transaction_size_bytes"), x.node("median")),
+		q(x.quantile("0.9", "monero_tx_pool_transaction_size_bytes"), x.node("p90"))))
+	add(l, 8, 8, heatmapPanel("Pool fee per byte",
 		"How many of the pool's transactions pay each fee per byte, in XMR, summed over the selected nodes (monero_tx_pool_transaction_fee_per_byte_xmr). Compare with the fee estimates below.",
-		xmr, "sum by (le) ("+m("monero_tx_pool_transaction_fee_per_byte_xmr_bucket")+")"))
+		xmr, "sum by (le) ("+x.m("monero_tx_pool_transaction_fee_per_byte_xmr_bucket")+")"))
 
 	l.row("Last block")
-	l.add(8, 8, timeseries("Block size and weight",
+	add(l, 8, 8, timeseriesPanel("Block size and weight",
 		"Size and weight of the last block (monero_last_block_size_bytes, monero_last_block_weight_bytes), with the median weight and the weight limit (monero_block_weight_median_bytes, monero_block_weight_limit_bytes).",
 		"bytes",
-		q(m("monero_last_block_size_bytes"), "{{instance}} size"),
-		q(m("monero_last_block_weight_bytes"), "{{instance}} weight"),
-		q(m("monero_block_weight_median_bytes"), "{{instance}} median weight"),
-		q(m("monero_block_weight_limit_bytes"), "{{instance}} weight limit")))
-	l.add(8, 8, timeseries("Block transactions",
+		q(x.m("monero_last_block_size_bytes"), x.node("size")),
+		q(x.m("monero_last_block_weight_bytes"), x.node("weight")),
+		q(x.m("monero_block_weight_median_bytes"), x.node("median weight")),
+		q(x.m("monero_block_weight_limit_bytes"), x.node("weight limit"))))
+	add(l, 8, 8, timeseriesPanel("Block transactions",
 		"Transactions in the last block, coinbase excluded (monero_last_block_transactions), and the rate at which the chain gains transactions (monero_transactions_total).",
 		"none",
-		q(m("monero_last_block_transactions"), "{{instance}} in last block"),
-		q("60 * "+rate("monero_transactions_total"), "{{instance}} per minute")))
-	l.add(8, 8, timeseries("Block reward",
+		q(x.m("monero_last_block_transactions"), x.node("in last block")),
+		q("60 * "+x.rate("monero_transactions_total"), x.node("per minute"))))
+	add(l, 8, 8, timeseriesPanel("Block reward",
 		"Reward of the last block in XMR (monero_last_block_reward_xmr), split into the subsidy (monero_last_block_subsidy_xmr) and the fees (monero_last_block_fees_xmr).",
 		xmr,
-		q(m("monero_last_block_reward_xmr"), "{{instance}} reward"),
-		q(m("monero_last_block_subsidy_xmr"), "{{instance}} subsidy"),
-		q(m("monero_last_block_fees_xmr"), "{{instance}} fees")))
-	l.add(8, 8, timeseries("Inputs and outputs per transaction",
+		q(x.m("monero_last_block_reward_xmr"), x.node("reward")),
+		q(x.m("monero_last_block_subsidy_xmr"), x.node("subsidy")),
+		q(x.m("monero_last_block_fees_xmr"), x.node("fees"))))
+	add(l, 8, 8, timeseriesPanel("Inputs and outputs per transaction",
 		"Median inputs and outputs of the last block's transactions (monero_last_block_transaction_inputs, monero_last_block_transaction_outputs).",
 		"none",
-		q(quantile("0.5", "monero_last_block_transaction_inputs"), "{{instance}} inputs"),
-		q(quantile("0.5", "monero_last_block_transaction_outputs"), "{{instance}} outputs")))
-	l.add(8, 8, timeseries("Transaction size in the last block",
+		q(x.quantile("0.5", "monero_last_block_transaction_inputs"), x.node("inputs")),
+		q(x.quantile("0.5", "monero_last_block_transaction_outputs"), x.node("outputs"))))
+	add(l, 8, 8, timeseriesPanel("Transaction size in the last block",
 		"Median and largest-decile size of the last block's transactions (monero_last_block_transaction_size_bytes).",
 		"bytes",
-		q(quantile("0.5", "monero_last_block_transaction_size_bytes"), "{{instance}} median"),
-		q(quantile("0.9", "monero_last_block_transaction_size_bytes"), "{{instance}} p90")))
-	l.add(8, 8, timeseries("Fee per byte in the last block",
+		q(x.quantile("0.5", "monero_last_block_transaction_size_bytes"), x.node("median")),
+		q(x.quantile("0.9", "monero_last_block_transaction_size_bytes"), x.node("p90"))))
+	add(l, 8, 8, timeseriesPanel("Fee per byte in the last block",
 		"Median and 90th percentile of the fee per byte, in XMR, that the last block's transactions paid (monero_last_block_transaction_fee_per_byte_xmr).",
 		xmr,
-		q(quantile("0.5", "monero_last_block_transaction_fee_per_byte_xmr"), "{{instance}} median"),
-		q(quantile("0.9", "monero_last_block_transaction_fee_per_byte_xmr"), "{{instance}} p90")))
+		q(x.quantile("0.5", "monero_last_block_transaction_fee_per_byte_xmr"), x.node("median")),
+		q(x.quantile("0.9", "monero_last_block_transaction_fee_per_byte_xmr"), x.node("p90"))))
 
 	l.row("Connections")
-	l.add(8, 8, stacked(timeseries("Connections by state",
+	add(l, 8, 8, stacked(timeseriesPanel("Connections by state",
 		"P2P connections by direction and state (monero_connections).",
-		"none", q(m("monero_connections"), "{{instance}} {{direction}} {{state}}"))))
-	l.add(8, 8, timeseries("Peer height lag",
+		"none", q(x.m("monero_connections"), x.node("{{direction}} {{state}}")))))
+	add(l, 8, 8, timeseriesPanel("Peer height lag",
 		"Our height minus each peer's, median and 90th percentile over the connections (monero_connection_height_lag_blocks): negative means peers are ahead. Peers refresh their height about once a minute.",
 		"none",
-		q(quantile("0.5", "monero_connection_height_lag_blocks"), "{{instance}} median"),
-		q(quantile("0.9", "monero_connection_height_lag_blocks"), "{{instance}} p90")))
-	l.add(8, 8, timeseries("Connection age",
+		q(x.quantile("0.5", "monero_connection_height_lag_blocks"), x.node("median")),
+		q(x.quantile("0.9", "monero_connection_height_lag_blocks"), x.node("p90"))))
+	add(l, 8, 8, timeseriesPanel("Connection age",
 		"How long the node's connections have been open, median and 90th percentile (monero_connection_age_seconds). Short ages everywhere mean peers keep dropping.",
 		"s",
-		q(quantile("0.5", "monero_connection_age_seconds"), "{{instance}} median"),
-		q(quantile("0.9", "monero_connection_age_seconds"), "{{instance}} p90")))
-	l.add(8, 8, timeseries("Per-connection rates",
+		q(x.quantile("0.5", "monero_connection_age_seconds"), x.node("median")),
+		q(x.quantile("0.9", "monero_connection_age_seconds"), x.node("p90"))))
+	add(l, 8, 8, timeseriesPanel("Per-connection rates",
 		"Median receive and send rate of a connection (monero_connection_receive_rate_bytes_per_second, monero_connection_send_rate_bytes_per_second).",
 		"Bps",
-		q(quantile("0.5", "monero_connection_receive_rate_bytes_per_second"), "{{instance}} receive"),
-		q(quantile("0.5", "monero_connection_send_rate_bytes_per_second"), "{{instance}} send")))
-	l.add(8, 8, timeseries("Bans",
+		q(x.quantile("0.5", "monero_connection_receive_rate_bytes_per_second"), x.node("receive")),
+		q(x.quantile("0.5", "monero_connection_send_rate_bytes_per_second"), x.node("send"))))
+	add(l, 8, 8, timeseriesPanel("Bans",
 		"Addresses the node bans (monero_bans) and the median time left on a ban in minutes (monero_ban_remaining_seconds).",
 		"none",
-		q(m("monero_bans"), "{{instance}} bans"),
-		q(quantile("0.5", "monero_ban_remaining_seconds")+" / 60", "{{instance}} median minutes left")))
-	l.add(8, 8, timeseries("Peer lists and RPC connections",
+		q(x.m("monero_bans"), x.node("bans")),
+		q(x.quantile("0.5", "monero_ban_remaining_seconds")+" / 60", x.node("median minutes left"))))
+	add(l, 8, 8, timeseriesPanel("Peer lists and RPC connections",
 		"Entries in the node's white and grey peer lists (monero_peerlist_entries) and open RPC connections to the node (monero_rpc_connections).",
 		"none",
-		q(m("monero_peerlist_entries"), "{{instance}} {{list}} list"),
-		q(m("monero_rpc_connections"), "{{instance}} RPC connections")))
+		q(x.m("monero_peerlist_entries"), x.node("{{list}} list")),
+		q(x.m("monero_rpc_connections"), x.node("RPC connections"))))
 
 	l.row("Traffic")
-	l.add(12, 8, timeseries("P2P traffic",
+	add(l, 12, 8, timeseriesPanel("P2P traffic",
 		"Bytes per second the node received and sent (monero_net_received_bytes_total, monero_net_sent_bytes_total).",
 		"Bps",
-		q(rate("monero_net_received_bytes_total"), "{{instance}} received"),
-		q(rate("monero_net_sent_bytes_total"), "{{instance}} sent")))
-	l.add(12, 8, timeseries("P2P packets",
+		q(x.rate("monero_net_received_bytes_total"), x.node("received")),
+		q(x.rate("monero_net_sent_bytes_total"), x.node("sent"))))
+	add(l, 12, 8, timeseriesPanel("P2P packets",
 		"Packets per second the node received and sent (monero_net_received_packets_total, monero_net_sent_packets_total).",
 		"pps",
-		q(rate("monero_net_received_packets_total"), "{{instance}} received"),
-		q(rate("monero_net_sent_packets_total"), "{{instance}} sent")))
+		q(x.rate("monero_net_received_packets_total"), x.node("received")),
+		q(x.rate("monero_net_sent_packets_total"), x.node("sent"))))
 
 	l.row("Mining and fees")
-	mining := stateTimeline("Mining",
+	add(l, 6, 8, stateTimelinePanel("Mining",
 		"Whether the node mines (monero_mining_active) and whether in the background (monero_mining_background).",
-		upMappings("off", "on"),
-		q(m("monero_mining_active"), "{{instance}} mining"),
-		q(m("monero_mining_background"), "{{instance}} background"))
-	mining.FieldConfig.Defaults.Mappings = valueMap(mappingResult{Text: "off", Color: "text"}, mappingResult{Text: "on", Color: "green"})
-	l.add(6, 8, mining)
-	l.add(6, 8, timeseries("Mining hashrate",
+		valueMap(state{"off", "text"}, state{"on", "green"}),
+		q(x.m("monero_mining_active"), x.node("mining")),
+		q(x.m("monero_mining_background"), x.node("background"))))
+	add(l, 6, 8, timeseriesPanel("Mining hashrate",
 		"The node's own mining speed (monero_mining_hashrate_hashes_per_second).",
 		"Hs",
-		q(m("monero_mining_hashrate_hashes_per_second"), "{{instance}}")))
-	threads := stat("Mining threads",
+		q(x.m("monero_mining_hashrate_hashes_per_second"), x.node())))
+	add(l, 4, 8, statPanel("Mining threads",
 		"Threads the node mines with (monero_mining_threads); 0 when it does not mine.",
-		"none", q(m("monero_mining_threads"), "{{instance}}"))
-	threads.Options["colorMode"] = "value"
-	l.add(4, 8, threads)
-	l.add(8, 8, timeseries("Fee estimates",
+		"none", q(x.m("monero_mining_threads"), x.node())).
+		ColorMode(common.BigValueColorModeValue))
+	add(l, 8, 8, timeseriesPanel("Fee estimates",
 		"Fee per byte, in XMR, monerod suggests for each priority (monero_fee_per_byte_xmr), and the quantization mask fees are rounded up to (monero_fee_quantization_xmr).",
 		xmr,
-		q(m("monero_fee_per_byte_xmr"), "{{instance}} {{priority}}"),
-		q(m("monero_fee_quantization_xmr"), "{{instance}} quantization")))
+		q(x.m("monero_fee_per_byte_xmr"), x.node("{{priority}}")),
+		q(x.m("monero_fee_quantization_xmr"), x.node("quantization"))))
 
 	l.row("Node")
-	info := table("Node",
+	add(l, 12, 6, tablePanel("Node",
 		"What each node runs (monero_node_info): daemon version, network type and whether its RPC is restricted.",
-		"none", instant(m("monero_node_info"), ""))
-	info.Transformations = []map[string]any{{
-		"id": "organize",
-		"options": map[string]any{
-			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true, "job": true},
-			"indexByName":   map[string]any{"instance": 0, "version": 1, "nettype": 2, "restricted": 3},
-		},
-	}}
-	l.add(12, 6, info)
-	l.add(6, 6, stat("Uptime",
+		"none", instant(x.m("monero_node_info"))).
+		WithTransformation(organize([]string{"Time", "Value", "__name__", "job"}, x.c.InstanceLabel, "version", "nettype", "restricted")))
+	add(l, 6, 6, statPanel("Uptime",
 		"Time since monerod started (monero_start_time_seconds; unrestricted nodes only).",
-		"s", q("time() - "+m("monero_start_time_seconds"), "{{instance}}")))
-	l.add(6, 6, timeseries("Alternative blocks",
+		"s", q("time() - "+x.m("monero_start_time_seconds"), x.node())))
+	add(l, 6, 6, timeseriesPanel("Alternative blocks",
 		"Blocks the node knows that are not on its main chain (monero_alt_blocks): many or rising means forks or reorganisations.",
-		"none", q(m("monero_alt_blocks"), "{{instance}}")))
+		"none", q(x.m("monero_alt_blocks"), x.node())))
 
-	return newDashboard("monero-node", "Monero / Node",
-		"Detail of the selected Monero nodes: transaction pool, contents of the last block, P2P connections and traffic, mining, fee estimates.",
-		l.panels)
+	return l.finish()
 }
 
 // Fleet compares many nodes: one table row per node, and how far they
-// agree.
-func Fleet() *Dashboard {
-	// Each query keeps only job and instance, so that "merge" joins them
-	// into one row per node.
-	byNode := func(expr string) string { return "max by (job, instance) (" + expr + ")" }
-	l := &layout{}
+// agree within each fleet (the nodes that share the config's fleet labels).
+func (x mixin) Fleet() (*Dashboard, error) {
+	c := x.c
+	// Each query keeps only the labels that tell nodes apart, so that
+	// "merge" joins them into one row per node.
+	byNode := func(expr string) string { return "max by (" + x.by() + ") (" + expr + ")" }
+	l := newDashboard(x, "monero-fleet", "Monero / Fleet",
+		"Many Monero nodes side by side: one row per node, and whether the nodes of each fleet agree on height, hard-fork version and daemon version.")
+
 	l.row("Nodes")
-	nodes := table("Nodes",
-		"One row per node: monerod reachable, height, blocks behind its target, last block age, peers, synchronized, hard-fork version, free disk space, and the overall health (ERROR red).",
+	nodes := tablePanel("Nodes",
+		fmt.Sprintf("One row per node: monerod reachable, height, blocks behind its target, last block age, peers, synchronized, hard-fork version, free disk space, and the overall health (ERROR red). Behind, last block age, peers and free disk are coloured by the alerts' limits: more than %d blocks behind, a last block older than %s, fewer than %d peers, less than %s (orange) or %s (red) free.",
+			c.BehindPeers.MaxBlocks, c.LastBlockTooOld.MaxAge, c.TooFewPeers.Min, c.DiskSpaceLow.MinFree, c.DiskSpaceCriticallyLow.MinFree),
 		"none",
-		instant(byNode(m("monero_up")), ""),
-		instant(byNode(m("monero_height")), ""),
-		instant(byNode("clamp_min("+m("monero_target_height")+" - "+m("monero_height")+", 0)"), ""),
-		instant(byNode(m("monero_last_block_age_seconds")), ""),
-		instant(byNode("sum without (direction) ("+m("monero_peers")+")"), ""),
-		instant(byNode(m("monero_synchronized")), ""),
-		instant(byNode(m("monero_hard_fork_version")), ""),
-		instant(byNode(m("monero_free_space_bytes")), ""),
-		instant(byNode(healthStates(`check="overall"`)), ""),
+		instant(byNode(x.m("monero_up"))),
+		instant(byNode(x.m("monero_height"))),
+		instant(byNode("clamp_min("+x.m("monero_target_height")+" - "+x.m("monero_height")+", 0)")),
+		instant(byNode(x.m("monero_last_block_age_seconds"))),
+		instant(byNode("sum without (direction) ("+x.m("monero_peers")+")")),
+		instant(byNode(x.m("monero_synchronized"))),
+		instant(byNode(x.m("monero_hard_fork_version"))),
+		instant(byNode(x.m("monero_free_space_bytes"))),
+		instant(byNode(x.healthStates(`check="overall"`))),
 	)
 	columns := []struct {
 		ref, name, unit string
-		mappings        []mapping
+		mappings        []dashboard.ValueMapping
+		limit           *dashboard.ThresholdsConfigBuilder
 	}{
-		{"A", "monerod", "none", upMappings("DOWN", "UP")},
-		{"B", "height", "none", nil},
-		{"C", "behind", "none", nil},
-		{"D", "last block age", "s", nil},
-		{"E", "peers", "none", nil},
-		{"F", "synchronized", "none", valueMap(mappingResult{Text: "no", Color: "orange"}, mappingResult{Text: "yes", Color: "green"})},
-		{"G", "hard fork", "none", nil},
-		{"H", "free disk", "bytes", nil},
-		{"I", "health", "none", healthMappings()},
+		{"A", "monerod", "none", upMappings("DOWN", "UP"), nil},
+		{"B", "height", "none", nil, nil},
+		{"C", "behind", "none", nil, x.behindLimit()},
+		{"D", "last block age", "s", nil, x.lastBlockLimit()},
+		{"E", "peers", "none", nil, x.peersLimit()},
+		{"F", "synchronized", "none", valueMap(state{"no", "orange"}, state{"yes", "green"}), nil},
+		{"G", "hard fork", "none", nil, nil},
+		{"H", "free disk", "bytes", nil, x.diskLimit()},
+		{"I", "health", "none", healthMappings(), nil},
 	}
 	// Each query's value column is "Value #<refId>" after the merge; an
-	// override names it and gives it its unit.
-	for _, c := range columns {
-		props := []map[string]any{{"id": "displayName", "value": c.name}, {"id": "unit", "value": c.unit}}
-		if c.mappings != nil {
-			props = append(props,
-				map[string]any{"id": "mappings", "value": c.mappings},
-				map[string]any{"id": "custom.cellOptions", "value": map[string]any{"type": "color-background"}})
+	// override names it and gives it its unit and colours.
+	for _, col := range columns {
+		var props []dashboard.DynamicConfigValue
+		switch {
+		case col.mappings != nil:
+			props = append(overrideCells(col.name, col.unit, common.TableCellDisplayModeColorBackground),
+				dashboard.DynamicConfigValue{Id: "mappings", Value: col.mappings})
+		case col.limit != nil:
+			limit, err := col.limit.Build()
+			if err != nil {
+				return nil, err
+			}
+			props = append(overrideCells(col.name, col.unit, common.TableCellDisplayModeColorText),
+				dashboard.DynamicConfigValue{Id: "thresholds", Value: limit})
+		default:
+			props = overrideCells(col.name, col.unit, common.TableCellDisplayModeAuto)
 		}
-		nodes.FieldConfig.Overrides = append(nodes.FieldConfig.Overrides, map[string]any{
-			"matcher": map[string]any{"id": "byName", "options": "Value #" + c.ref}, "properties": props,
+		nodes.OverrideByName("Value #"+col.ref, props)
+	}
+	nodes.
+		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+		WithTransformation(organize([]string{"Time"}, append([]string{c.InstanceLabel}, c.FleetLabels...)...)).
+		SortBy([]cog.Builder[common.TableSortByFieldState]{
+			common.NewTableSortByFieldStateBuilder().DisplayName(c.InstanceLabel).Desc(false),
 		})
-	}
-	nodes.Transformations = []map[string]any{
-		{"id": "merge", "options": map[string]any{}},
-		{"id": "organize", "options": map[string]any{
-			"excludeByName": map[string]any{"Time": true},
-			"indexByName":   map[string]any{"instance": 0, "job": 1},
-		}},
-	}
-	nodes.Options["sortBy"] = []map[string]any{{"displayName": "instance", "desc": false}}
-	l.add(24, 10, nodes)
+	add(l, 24, 10, nodes)
 
 	l.row("Agreement")
-	upCount := stat("Nodes up",
+	add(l, 6, 7, statPanel("Nodes up",
 		"Nodes whose exporter reaches monerod (sum of monero_up), out of all selected ones.",
 		"none",
-		q("sum("+m("monero_up")+")", "up"),
-		q("count("+m("monero_up")+")", "total"))
-	upCount.Options["colorMode"] = "value"
-	l.add(6, 7, upCount)
-	health := stat("Overall health",
+		q("sum("+x.m("monero_up")+")", "up"),
+		q("count("+x.m("monero_up")+")", "total")).
+		ColorMode(common.BigValueColorModeValue))
+	add(l, 6, 7, statPanel("Overall health",
 		"How many nodes are in each overall health state (monero_health_status{check=\"overall\"}).",
-		"none", q(`count by (status) (`+m("monero_health_status", `check="overall"`)+` == 1)`, "{{status}}"))
-	health.Options["colorMode"] = "value"
-	l.add(6, 7, health)
-	l.add(6, 7, timeseries("Height spread",
-		"Highest minus lowest height among the nodes of each job: 0 means every node has the same tip.",
-		"none", q("max by (job) ("+m("monero_height")+") - min by (job) ("+m("monero_height")+")", "{{job}}")))
-	l.add(6, 7, timeseries("Hard-fork versions",
-		"Nodes per hard-fork version in each job (monero_hard_fork_version): more than one line in a job is a mismatch.",
-		"none", q(`count_values by (job) ("version", `+m("monero_hard_fork_version")+")", "{{job}} v{{version}}")))
-	l.add(6, 7, timeseries("monerod versions",
+		"none", q(`count by (status) (`+x.m("monero_health_status", `check="overall"`)+` == 1)`, "{{status}}")).
+		ColorMode(common.BigValueColorModeValue))
+	add(l, 6, 7, timeseriesPanel("Height spread",
+		"Highest minus lowest height among the nodes of each fleet ("+x.fleet()+"): 0 means every node has the same tip.",
+		"none", q("max by ("+x.fleet()+") ("+x.m("monero_height")+") - min by ("+x.fleet()+") ("+x.m("monero_height")+")", x.fleetLegend())))
+	add(l, 6, 7, timeseriesPanel("Hard-fork versions",
+		"Nodes per hard-fork version in each fleet ("+x.fleet()+"; monero_hard_fork_version): more than one line in a fleet is a mismatch, as MoneroHardForkVersionMismatch sees it.",
+		"none", q(`count_values by (`+x.fleet()+`) ("version", `+x.m("monero_hard_fork_version")+")", x.fleetLegend()+" v{{version}}")))
+	add(l, 6, 7, timeseriesPanel("monerod versions",
 		"Nodes per daemon version (monero_node_info), to follow an upgrade across the fleet.",
-		"none", q("count by (version) ("+m("monero_node_info")+")", "{{version}}")))
-	l.add(6, 7, bargauge("Last block age by node",
-		"Age of each node's last block now (monero_last_block_age_seconds); the odd one out is stuck.",
-		"s", instantSeries(m("monero_last_block_age_seconds"), "{{instance}}")))
-	l.add(6, 7, bargauge("Peers by node",
-		"P2P connections of each node now (monero_peers, both directions).",
-		"none", instantSeries("sum by (job, instance) ("+m("monero_peers")+")", "{{instance}}")))
-	l.add(6, 7, bargauge("Free disk by node",
-		"Free space on the database disk of each node now (monero_free_space_bytes).",
-		"bytes", instantSeries(m("monero_free_space_bytes"), "{{instance}}")))
-	alerts := timeseries("Firing alerts by severity",
+		"none", q("count by (version) ("+x.m("monero_node_info")+")", "{{version}}")))
+	add(l, 6, 7, bargaugePanel("Last block age by node",
+		fmt.Sprintf("Age of each node's last block now (monero_last_block_age_seconds); the odd one out is stuck. Red beyond MoneroLastBlockTooOld's %s.", c.LastBlockTooOld.MaxAge),
+		"s", instantSeries(x.m("monero_last_block_age_seconds"), x.node())).
+		Thresholds(x.lastBlockLimit()))
+	add(l, 6, 7, bargaugePanel("Peers by node",
+		fmt.Sprintf("P2P connections of each node now (monero_peers, both directions). Red without any, orange below MoneroTooFewPeers' %d.", c.TooFewPeers.Min),
+		"none", instantSeries("sum by ("+x.by()+") ("+x.m("monero_peers")+")", x.node())).
+		Thresholds(x.peersLimit()))
+	add(l, 6, 7, bargaugePanel("Free disk by node",
+		fmt.Sprintf("Free space on the database disk of each node now (monero_free_space_bytes). Orange below %s, red below %s, the limits of the disk space alerts.", c.DiskSpaceLow.MinFree, c.DiskSpaceCriticallyLow.MinFree),
+		"bytes", instantSeries(x.m("monero_free_space_bytes"), x.node())).
+		Thresholds(x.diskLimit()))
+	add(l, 24, 7, stacked(timeseriesPanel("Firing alerts by severity",
 		"Monero alerts firing for the selected nodes, by severity (Prometheus's ALERTS series).",
-		"none", q(`count by (severity) (ALERTS{job=~"$job", instance=~"$instance", alertname=~"Monero.*", alertstate="firing"})`, "{{severity}}"))
-	l.add(24, 7, stacked(alerts))
+		"none", q(`count by (severity) (`+x.m("ALERTS", `alertname=~"Monero.*"`, `alertstate="firing"`)+`)`, "{{severity}}"))))
 
-	return newDashboard("monero-fleet", "Monero / Fleet",
-		"Many Monero nodes side by side: one row per node, and whether they agree on height, hard-fork version and daemon version.",
-		l.panels)
+	return l.finish()
 }

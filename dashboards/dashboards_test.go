@@ -7,12 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v2"
 
+	"github.com/monero-ops/monero_exporter/alerts"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
@@ -51,13 +54,48 @@ func dashboardFiles(t *testing.T) map[string]map[string]any {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d map[string]any
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		if err := dec.Decode(&d); err != nil {
-			t.Fatalf("%s: %v", p, err)
+		out[p] = parseDashboard(t, p, b)
+	}
+	return out
+}
+
+// parseDashboard reads a dashboard's JSON as plain JSON.
+func parseDashboard(t *testing.T, name string, b []byte) map[string]any {
+	t.Helper()
+	var d map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return d
+}
+
+// loadConfig reads the mixin's config, the one the committed files are
+// built from.
+func loadConfig(t *testing.T) *alerts.Config {
+	t.Helper()
+	cfg, err := alerts.LoadConfig(ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// build returns the dashboards for cfg, parsed as plain JSON by file name.
+func build(t *testing.T, cfg *alerts.Config) map[string]map[string]any {
+	t.Helper()
+	all, err := All(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, d := range all {
+		b, err := d.JSON()
+		if err != nil {
+			t.Fatal(err)
 		}
-		out[p] = d
+		out[d.FileName()] = parseDashboard(t, d.FileName(), b)
 	}
 	return out
 }
@@ -103,12 +141,19 @@ func templateVars(d map[string]any) map[string]map[string]any {
 	return out
 }
 
-// queries collects every PromQL expression of the dashboards and the
+// queries collects every PromQL expression of the committed dashboards and
 // alert rules.
 func queries(t *testing.T) []query {
 	t.Helper()
+	return queriesOf(t, dashboardFiles(t), ruleFiles)
+}
+
+// queriesOf collects every PromQL expression of the dashboards and the
+// rule files.
+func queriesOf(t *testing.T, dashboards map[string]map[string]any, ruleFiles []string) []query {
+	t.Helper()
 	var out []query
-	for file, d := range dashboardFiles(t) {
+	for file, d := range dashboards {
 		for _, p := range panels(d) {
 			targets, _ := p["targets"].([]any)
 			for _, tg := range targets {
@@ -161,8 +206,12 @@ func queries(t *testing.T) []query {
 }
 
 func TestCommittedDashboardsMatchCode(t *testing.T) {
+	all, err := All(loadConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]bool{}
-	for _, d := range All() {
+	for _, d := range all {
 		want[d.FileName()] = true
 		b, err := d.JSON()
 		if err != nil {
@@ -186,6 +235,7 @@ func TestCommittedDashboardsMatchCode(t *testing.T) {
 
 // TestDashboardConventions holds every dashboard to the mixin conventions.
 func TestDashboardConventions(t *testing.T) {
+	cfg := loadConfig(t)
 	uids := map[string]string{}
 	for file, d := range dashboardFiles(t) {
 		if d["editable"] != false {
@@ -214,6 +264,9 @@ func TestDashboardConventions(t *testing.T) {
 		}
 		if v := vars["instance"]; v != nil && !strings.Contains(fmt.Sprint(v["query"]), `job=~"$job"`) {
 			t.Errorf("%s: the instance variable must follow the job variable", file)
+		}
+		if v := vars["instance"]; v != nil && !strings.HasSuffix(fmt.Sprint(v["query"]), ", "+cfg.InstanceLabel+")") {
+			t.Errorf("%s: the instance variable must list the config's instance label %s: %v", file, cfg.InstanceLabel, v["query"])
 		}
 
 		ids := map[string]bool{}
@@ -276,12 +329,20 @@ func atoi(v any) int {
 }
 
 // TestPanelQueriesFilterAndRate checks that every selector of a panel
-// query carries the job and instance variables, and that counters are read
-// through rate(...[$__rate_interval]).
+// query carries the config's selector and the job and instance variables,
+// that every variable query carries the config's selector, and that
+// counters are read through rate(...[$__rate_interval]).
 func TestPanelQueriesFilterAndRate(t *testing.T) {
-	for _, q := range queries(t) {
-		if !q.filtered {
-			continue
+	checkFiltered(t, loadConfig(t), queries(t))
+}
+
+func checkFiltered(t *testing.T, cfg *alerts.Config, qs []query) {
+	t.Helper()
+	selector := "{" + cfg.Selector
+	instance := cfg.InstanceLabel + `=~"$instance"`
+	for _, q := range qs {
+		if !strings.Contains(q.where, ": variable ") && !q.filtered {
+			continue // an alert rule: the alerts' tests check those
 		}
 		names := metricNames(q.expr)
 		if len(names) == 0 {
@@ -289,7 +350,13 @@ func TestPanelQueriesFilterAndRate(t *testing.T) {
 		}
 		for _, name := range names {
 			for _, s := range selectorsOf(q.expr, name) {
-				if !strings.Contains(s, `job=~"$job"`) || !strings.Contains(s, `instance=~"$instance"`) {
+				if rest, ok := strings.CutPrefix(s, selector); !ok || !strings.HasPrefix(rest, ", ") && !strings.HasPrefix(rest, "}") {
+					t.Errorf("%s: %s%s does not start with the config's selector %s", q.where, name, s, cfg.Selector)
+				}
+				if !q.filtered {
+					continue
+				}
+				if !strings.Contains(s, `job=~"$job"`) || !strings.Contains(s, instance) {
 					t.Errorf("%s: %s%s is not filtered by $job and $instance", q.where, name, s)
 				}
 				if strings.HasSuffix(name, "_total") && !strings.HasSuffix(s, "[$__rate_interval]") {
@@ -303,17 +370,83 @@ func TestPanelQueriesFilterAndRate(t *testing.T) {
 	}
 }
 
+// defaultInstance finds the instance label (not the $instance variable).
+var defaultInstance = regexp.MustCompile(`(^|[^$\w])instance\b`)
+
+// TestConfigReachesRulesAndDashboards changes the mixin's config (another
+// selector, other labels to tell nodes apart, another threshold) and checks
+// that the rules and the dashboards both follow it, and that promtool still
+// parses every query.
+func TestConfigReachesRulesAndDashboards(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Selector = `job=~"xmr-.*", env="prod"`
+	cfg.FleetLabels = []string{"cluster", "network"}
+	cfg.InstanceLabel = "node"
+	cfg.LastBlockTooOld.MaxAge = alerts.Duration(7 * time.Minute)
+
+	dir := t.TempDir()
+	rules, err := alerts.Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(dir, alerts.RulesFile)
+	if err := os.WriteFile(rulesPath, rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dashboards := build(t, cfg)
+	qs := queriesOf(t, dashboards, []string{rulesPath})
+	checkFiltered(t, cfg, qs)
+	for _, q := range qs {
+		if strings.Contains(q.expr, `"monero"`) {
+			t.Errorf("%s: the default selector is left in %q", q.where, q.expr)
+		}
+		if defaultInstance.MatchString(q.expr) {
+			t.Errorf("%s: the default instance label is left in %q", q.where, q.expr)
+		}
+		for _, s := range selectorsOf(q.expr, "monero_up") {
+			if !strings.HasPrefix(s, `{job=~"xmr-.*", env="prod"`) {
+				t.Errorf("%s: monero_up%s lacks the new selector", q.where, s)
+			}
+		}
+	}
+	for file, wants := range map[string][]string{
+		"monero-overview.json": {`by (cluster, network, node, check)`, `"{{node}}"`, `"value":420`},
+		"monero-node.json":     {`by (cluster, network, node, le)`, `"{{node}}"`},
+		"monero-fleet.json":    {`max by (cluster, network, node)`, `count_values by (cluster, network)`, `"{{cluster}} {{network}}"`, `"value":420`},
+	} {
+		b, err := json.Marshal(dashboards[file])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range wants {
+			if !bytes.Contains(b, []byte(want)) {
+				t.Errorf("%s: lacks %s", file, want)
+			}
+		}
+	}
+	if !bytes.Contains(rules, []byte("< on (cluster, network) group_left ()")) || !bytes.Contains(rules, []byte("> 420\n")) {
+		t.Errorf("the rules do not follow the config:\n%s", rules)
+	}
+	promtoolParse(t, qs)
+}
+
 // TestQueriesParse hands every expression of the dashboards and the rules,
 // Grafana's variables replaced, to promtool as recording rules: promtool
 // parses each with Prometheus's own parser.
 func TestQueriesParse(t *testing.T) {
+	promtoolParse(t, queries(t))
+}
+
+// promtoolParse hands the queries, Grafana's variables replaced, to
+// promtool as recording rules.
+func promtoolParse(t *testing.T, qs []query) {
+	t.Helper()
 	promtool := testenv.RequireTool(t, "promtool", "prometheus")
 	type rule struct {
 		Record string `yaml:"record"`
 		Expr   string `yaml:"expr"`
 	}
 	var rules []rule
-	qs := queries(t)
 	for i, q := range qs {
 		rules = append(rules, rule{Record: fmt.Sprintf("mixin_query_%d", i), Expr: substituteGrafana(q.expr)})
 	}

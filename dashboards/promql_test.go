@@ -70,7 +70,7 @@ func metricNames(expr string) []string {
 // selectorsOf returns, for every place expr selects metric name, the text
 // that follows the name: its matchers and range, if any.
 func selectorsOf(expr, name string) []string {
-	re := regexp.MustCompile(`(?:^|[^\w:])` + regexp.QuoteMeta(name) + `\s*(\{[^}]*\})?(\[[^\]]*\])?`)
+	re := regexp.MustCompile(`(?:^|[^\w:])` + regexp.QuoteMeta(name) + `\b\s*(\{[^}]*\})?(\[[^\]]*\])?`)
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(expr, -1) {
 		out = append(out, m[1]+m[2])
@@ -164,7 +164,7 @@ func TestMetricNames(t *testing.T) {
 			t.Errorf("variableExpr(%q) = %q, want %q", query, got, want)
 		}
 	}
-	if got := selectorsOf(`rate(a_total{x="1"}[$__rate_interval]) / b_a_total{y="2"} + a_total`, "a_total"); !slices.Equal(got, []string{`{x="1"}[$__rate_interval]`, ""}) {
+	if got := selectorsOf(`rate(a_total{x="1"}[$__rate_interval]) / b_a_total{y="2"} + a_total + a_totals{z="3"}`, "a_total"); !slices.Equal(got, []string{`{x="1"}[$__rate_interval]`, ""}) {
 		t.Errorf("selectorsOf: %q", got)
 	}
 }

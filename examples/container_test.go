@@ -77,7 +77,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	build, final := stages[0], stages[1]
 
-	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(readFile(t, goMod))
+	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(testenv.ReadFile(t, goMod))
 	if goVersion == nil {
 		t.Fatal("go.mod has no go directive")
 	}
@@ -110,7 +110,7 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	// .dockerignore must keep what `make build` needs.
-	ignored := readFile(t, dockerignore)
+	ignored := testenv.ReadFile(t, dockerignore)
 	for _, line := range strings.Split(ignored, "\n") {
 		line = strings.TrimSpace(line)
 		for _, need := range []string{"go.mod", "go.sum", "Makefile", "VERSION", "cmd", "collector", "monerod", "snapshot", "health", "internal"} {
@@ -128,15 +128,6 @@ func has(stage []dockerInstruction, cmd, substr string) bool {
 		}
 	}
 	return false
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestMakeBuildIsStatic runs the Dockerfile's build step, `make build`,

@@ -33,22 +33,14 @@ func docPages() []string {
 
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, v); err != nil {
+	if err := yaml.Unmarshal([]byte(testenv.ReadFile(t, path)), v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
+	if err := os.WriteFile(to, []byte(testenv.ReadFile(t, from)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -179,10 +171,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 			t.Errorf("alertmanager.yml names %s, which is not an alert", m)
 		}
 	}
-	amtool, err := exec.LookPath("amtool")
-	if err != nil {
-		t.Skip("amtool not found (Debian package prometheus-alertmanager); alertmanager.yml's syntax not checked")
-	}
+	amtool := testenv.RequireTool(t, "amtool", "prometheus-alertmanager")
 	if out, err := exec.Command(amtool, "check-config", "alertmanager.yml").CombinedOutput(); err != nil {
 		t.Errorf("amtool check-config: %v\n%s", err, out)
 	}
@@ -344,7 +333,7 @@ func TestKubernetesProbes(t *testing.T) {
 				} `yaml:"template"`
 			} `yaml:"spec"`
 		}
-		if err := dec.Decode(&doc); err == io.EOF {
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("kubernetes.yml: %v", err)

@@ -164,8 +164,10 @@ func TestValidate(t *testing.T) {
 		{"negative max age", func(c *Config) { c.LastBlockMaxAge = -time.Minute }, "must be positive"},
 		{"nanoseconds", func(c *Config) { c.LastBlockMaxAge = time.Second + 1 }, "must be a whole number of microseconds"},
 		{"bad offset unit", func(c *Config) { c.OffsetUnit = "fortnights" }, `offset unit "fortnights" is not one of`},
-		{"offset unit that does not divide", func(c *Config) { c.LastBlockMaxAge = 90 * time.Second; c.OffsetUnit = "minutes" },
-			"last block max age 1m30s is not a whole number of minutes"},
+		{
+			"offset unit that does not divide", func(c *Config) { c.LastBlockMaxAge = 90 * time.Second; c.OffsetUnit = "minutes" },
+			"last block max age 1m30s is not a whole number of minutes",
+		},
 		{"negative min peers", func(c *Config) { c.MinPeers = -1 }, "min peers -1 must not be negative"},
 		{"empty checks", func(c *Config) { c.Checks = []string{} }, "no health check is enabled"},
 		{"unknown check", func(c *Config) { c.Checks = []string{"disk"} }, `unknown health check "disk"`},

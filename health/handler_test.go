@@ -53,8 +53,10 @@ func goldenStates() []struct {
 		{"restricted", snap(restricted), nil, http.StatusOK},
 		{"daemon_busy", snap(hardForkBusy), nil, http.StatusServiceUnavailable},
 		{"no_peers", snap(noPeers), nil, http.StatusServiceUnavailable},
-		{"p2p_refused", snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})),
-			func(c *Config) { c.P2PAddress = "127.0.0.1:18080" }, http.StatusServiceUnavailable},
+		{
+			"p2p_refused", snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})),
+			func(c *Config) { c.P2PAddress = "127.0.0.1:18080" }, http.StatusServiceUnavailable,
+		},
 		{"offset_from_env", snap(stale), func(c *Config) { c.OffsetUnit = "seconds" }, http.StatusServiceUnavailable},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // Integration tests against real regtest monerods. They are skipped when
@@ -24,7 +25,7 @@ func liveHandler(t *testing.T, node *monerodtest.Node, cfg Config) http.Handler 
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return NewHandler(newSource(t, node.URL(), cfg.P2PAddress), cfg, 5*time.Second, nil)
+	return NewHandler(healthSource(t, node.URL(), cfg.P2PAddress), cfg, 5*time.Second, nil)
 }
 
 // probe is /health's body, decoded.
@@ -65,23 +66,6 @@ func v1StatusOf(t *testing.T, h http.Handler, path string) string {
 	}
 	decode(t, rec, &body)
 	return body.Result.Status
-}
-
-// eventually polls cond until it reports true, failing the test with its
-// last explanation after timeout.
-func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, why)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 // rpcChecks are the checks a single offline node can pass: it has no peers.
@@ -251,7 +235,7 @@ func TestIntegrationPeers(t *testing.T) {
 
 	t.Run("peered", func(t *testing.T) {
 		for name, h := range map[string]http.Handler{"hub": hubH, "leaf": leafH} {
-			eventually(t, 30*time.Second, func() (bool, string) {
+			testenv.Eventually(t, name+" peered", 30*time.Second, func() (bool, string) {
 				code, p := getProbe(t, h, "/health")
 				st, out := p.check(CheckPeers)
 				return code == 200 && st == "pass", name + ": /health " + strconv.Itoa(code) + ", peers " + st + " " + out
@@ -269,7 +253,7 @@ func TestIntegrationPeers(t *testing.T) {
 		if res.Status != "OK" {
 			t.Fatalf("/in_peers: %q", res.Status)
 		}
-		eventually(t, 30*time.Second, func() (bool, string) {
+		testenv.Eventually(t, "the leaf isolated", 30*time.Second, func() (bool, string) {
 			code, p := getProbe(t, leafH, "/health")
 			st, out := p.check(CheckPeers)
 			return code == 503 && st == "fail" && out == OutputNoSyncedPeer, "leaf: /health " + strconv.Itoa(code) + ", peers " + st + " " + out
@@ -292,7 +276,7 @@ func TestIntegrationNoSync(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Checks = []string{CheckSync}
 	h := liveHandler(t, behind, cfg)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "the node kept behind to fail sync", 30*time.Second, func() (bool, string) {
 		code, p := getProbe(t, h, "/health")
 		st, out := p.check(CheckSync)
 		return code == 503 && st == "fail" && out == OutputPeerFarAhead,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
@@ -23,24 +24,11 @@ import (
 // recorded, recent enough for checks that are not about their age.
 const recordedMaxAge = 100 * 365 * 24 * time.Hour
 
-// newSource builds a snapshot source for a monerod at rawURL that fetches
-// the connections part, and dials p2p when set.
-func newSource(t *testing.T, rawURL, p2p string) *snapshot.Source {
+// healthSource is the snapshot source health needs of a monerod at rawURL:
+// it fetches the connections part, and dials p2p when set.
+func healthSource(t *testing.T, rawURL, p2p string) *snapshot.Source {
 	t.Helper()
-	u, err := monerod.ParseAddress(rawURL, 18081)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := monerod.New(monerod.Config{URL: u})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	src, err := snapshot.New(snapshot.Config{Client: client, Parts: []string{snapshot.PartConnections}, P2PAddress: p2p, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
+	return monerodtest.Source(t, rawURL, snapshot.Config{Parts: []string{snapshot.PartConnections}, P2PAddress: p2p, Timeout: 2 * time.Second})
 }
 
 func fixtureConfig(addr string) Config {
@@ -75,7 +63,7 @@ func wantStatuses(t *testing.T, rep Report, want map[string]Status) {
 func TestFixtureUnrestricted(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Unrestricted, nil)
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	rep := evaluateOnce(t, newSource(t, srv.URL, ""), cfg)
+	rep := evaluateOnce(t, healthSource(t, srv.URL, ""), cfg)
 	// An offline node has no peers.
 	wantStatuses(t, rep, map[string]Status{CheckMonerod: StatusOK, CheckLastBlock: StatusOK, CheckPeers: StatusError, CheckSync: StatusOK})
 	if rep.Peers == nil || rep.Peers.Total != 0 {
@@ -86,13 +74,13 @@ func TestFixtureUnrestricted(t *testing.T) {
 	}
 	// The recorded block is older than a second by now.
 	cfg.LastBlockMaxAge = time.Second
-	wantStatuses(t, evaluateOnce(t, newSource(t, srv.URL, ""), cfg), map[string]Status{CheckLastBlock: StatusError})
+	wantStatuses(t, evaluateOnce(t, healthSource(t, srv.URL, ""), cfg), map[string]Status{CheckLastBlock: StatusError})
 }
 
 func TestFixtureRestricted(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Restricted, nil)
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	src := newSource(t, srv.URL, "")
+	src := healthSource(t, srv.URL, "")
 	for i := range 2 { // the first snapshot learns the node is restricted
 		rep := evaluateOnce(t, src, cfg)
 		wantStatuses(t, rep, map[string]Status{CheckMonerod: StatusOK, CheckLastBlock: StatusOK, CheckPeers: StatusWarn, CheckSync: StatusOK})
@@ -117,7 +105,7 @@ func TestFixtureRestricted(t *testing.T) {
 func TestFixtureBusyLeaf(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.BusyLeaf, nil)
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	rep := evaluateOnce(t, newSource(t, srv.URL, ""), cfg)
+	rep := evaluateOnce(t, healthSource(t, srv.URL, ""), cfg)
 
 	// Work out from the recorded answers what the peers check must find.
 	var info struct {
@@ -163,7 +151,7 @@ func TestFixtureDaemonNotOK(t *testing.T) {
 	}
 	srv := fixtures.NewServer(t, fixtures.Unrestricted, map[string]http.HandlerFunc{monerod.MethodHardForkInfo: busy})
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	src := newSource(t, srv.URL, "")
+	src := healthSource(t, srv.URL, "")
 	rep := evaluateOnce(t, src, cfg)
 	wantStatuses(t, rep, map[string]Status{CheckMonerod: StatusError, CheckLastBlock: StatusOK})
 
@@ -192,7 +180,7 @@ func TestFixtureSlowDaemon(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Unrestricted, map[string]http.HandlerFunc{monerod.MethodHardForkInfo: slow})
 	defer close(release)
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	h := NewHandler(newSource(t, srv.URL, ""), cfg, 300*time.Millisecond, nil)
+	h := NewHandler(healthSource(t, srv.URL, ""), cfg, 300*time.Millisecond, nil)
 	start := time.Now()
 	rec := serve(t, h, "GET", PathV1MonerodHealth)
 	if took := time.Since(start); took > 2*time.Second {
@@ -212,7 +200,7 @@ func TestFixtureConnectionsRefused(t *testing.T) {
 	}
 	srv := fixtures.NewServer(t, fixtures.Unrestricted, map[string]http.HandlerFunc{monerod.MethodGetConnections: refuse})
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	src := newSource(t, srv.URL, "")
+	src := healthSource(t, srv.URL, "")
 	for range 2 {
 		wantStatuses(t, evaluateOnce(t, src, cfg), map[string]Status{CheckPeers: StatusWarn, CheckSync: StatusOK})
 	}
@@ -226,7 +214,7 @@ func TestUnreachableDaemon(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	cfg := fixtureConfig(addr)
-	h := NewHandler(newSource(t, "http://"+addr, ""), cfg, 2*time.Second, nil)
+	h := NewHandler(healthSource(t, "http://"+addr, ""), cfg, 2*time.Second, nil)
 
 	rec := serve(t, h, "GET", "/health")
 	if rec.Code != http.StatusServiceUnavailable {
@@ -274,7 +262,7 @@ func TestP2PDial(t *testing.T) {
 		cfg := fixtureConfig(srv.Listener.Addr().String())
 		cfg.P2PAddress = tc.addr
 		cfg.Checks = []string{CheckP2P}
-		rep := evaluateOnce(t, newSource(t, srv.URL, tc.addr), cfg)
+		rep := evaluateOnce(t, healthSource(t, srv.URL, tc.addr), cfg)
 		wantStatuses(t, rep, map[string]Status{CheckP2P: tc.want})
 		if rep.Overall != tc.want {
 			t.Errorf("%s: overall %v, want %v", tc.addr, rep.Overall, tc.want)
@@ -288,7 +276,7 @@ func TestP2PDial(t *testing.T) {
 func TestSharedSnapshot(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Unrestricted, nil)
 	cfg := fixtureConfig(srv.Listener.Addr().String())
-	h := NewHandler(newSource(t, srv.URL, ""), cfg, 5*time.Second, nil)
+	h := NewHandler(healthSource(t, srv.URL, ""), cfg, 5*time.Second, nil)
 	ts := httptest.NewServer(h)
 	defer ts.Close()
 	done := make(chan error, 20)

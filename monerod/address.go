@@ -35,7 +35,7 @@ func ParseAddress(addr string, defaultPort int) (*url.URL, error) {
 		return nil, fmt.Errorf("monerod port %d is out of range 1-65535", defaultPort)
 	}
 	if strings.Contains(addr, "@") {
-		return nil, fmt.Errorf("monerod address must not carry credentials (it contains '@'); use --monerod.rpc-user and MONEROD_RPC_PASSWORD or --monerod.rpc-password-file")
+		return nil, fmt.Errorf("monerod address must not carry credentials (it contains an at sign); use --monerod.rpc-user and MONEROD_RPC_PASSWORD or --monerod.rpc-password-file")
 	}
 	if strings.Contains(addr, "://") {
 		return parseURL(addr, defaultPort)

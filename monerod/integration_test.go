@@ -11,30 +11,12 @@ import (
 	"github.com/monero-ops/monero_exporter/monerod"
 )
 
-func clientFor(t *testing.T, n *monerodtest.Node, mut func(*monerod.Config)) *monerod.Client {
-	t.Helper()
-	u, err := monerod.ParseAddress(n.URL(), 18081)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := monerod.Config{URL: u}
-	if mut != nil {
-		mut(&cfg)
-	}
-	c, err := monerod.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func TestIntegrationUnrestricted(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{})
 	node.Mine(t, 5)
-	c := clientFor(t, node, nil)
+	c := monerodtest.Client(t, node.URL(), monerod.Config{})
 	ctx := t.Context()
 
 	info, err := c.GetInfo(ctx)
@@ -84,7 +66,7 @@ func TestIntegrationRestricted(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
-	c := clientFor(t, node, nil)
+	c := monerodtest.Client(t, node.URL(), monerod.Config{})
 	ctx := t.Context()
 	info, err := c.GetInfo(ctx)
 	if err != nil {
@@ -113,15 +95,15 @@ func TestIntegrationDigestLogin(t *testing.T) {
 	node := monerodtest.Start(t, monerodtest.Options{Login: "alice:s3cret-pw"})
 	ctx := t.Context()
 
-	right := clientFor(t, node, func(c *monerod.Config) { c.User, c.Password = "alice", "s3cret-pw" })
+	right := monerodtest.Client(t, node.URL(), monerod.Config{User: "alice", Password: "s3cret-pw"})
 	if _, err := right.GetInfo(ctx); err != nil {
 		t.Fatalf("right credentials: %v", err)
 	}
-	wrong := clientFor(t, node, func(c *monerod.Config) { c.User, c.Password = "alice", "nope" })
+	wrong := monerodtest.Client(t, node.URL(), monerod.Config{User: "alice", Password: "nope"})
 	if _, err := wrong.GetInfo(ctx); !errors.Is(err, monerod.ErrUnauthorized) {
 		t.Fatalf("wrong password: %v, want ErrUnauthorized", err)
 	}
-	none := clientFor(t, node, nil)
+	none := monerodtest.Client(t, node.URL(), monerod.Config{})
 	if _, err := none.GetInfo(ctx); !errors.Is(err, monerod.ErrUnauthorized) {
 		t.Fatalf("no credentials: %v, want ErrUnauthorized", err)
 	}
@@ -161,15 +143,15 @@ func TestIntegrationTLS(t *testing.T) {
 	ca, cert, key := monerodtest.NewTLS(t)
 	node := monerodtest.Start(t, monerodtest.Options{TLSCertFile: cert, TLSKeyFile: key, TLSCAFile: ca})
 	ctx := t.Context()
-	verified := clientFor(t, node, func(c *monerod.Config) { c.TLSCAFile = ca })
+	verified := monerodtest.Client(t, node.URL(), monerod.Config{TLSCAFile: ca})
 	if _, err := verified.GetInfo(ctx); err != nil {
 		t.Fatalf("with the CA file: %v", err)
 	}
-	unverified := clientFor(t, node, nil)
+	unverified := monerodtest.Client(t, node.URL(), monerod.Config{})
 	if _, err := unverified.GetInfo(ctx); !errors.Is(err, monerod.ErrTLS) {
 		t.Fatalf("without the CA file: %v, want ErrTLS", err)
 	}
-	skip := clientFor(t, node, func(c *monerod.Config) { c.TLSInsecureSkipVerify = true })
+	skip := monerodtest.Client(t, node.URL(), monerod.Config{TLSInsecureSkipVerify: true})
 	if _, err := skip.GetInfo(ctx); err != nil {
 		t.Fatalf("with skip-verify: %v", err)
 	}
@@ -179,7 +161,7 @@ func TestIntegrationStoppedAndFrozen(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{KeepFakechain: true})
-	c := clientFor(t, node, nil)
+	c := monerodtest.Client(t, node.URL(), monerod.Config{})
 	if _, err := c.GetInfo(t.Context()); err != nil {
 		t.Fatal(err)
 	}

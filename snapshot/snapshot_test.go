@@ -1,4 +1,4 @@
-package snapshot
+package snapshot_test
 
 import (
 	"context"
@@ -11,27 +11,10 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/monerod"
+	"github.com/monero-ops/monero_exporter/snapshot"
 )
-
-func newSource(t *testing.T, srvURL string, cfg Config) *Source {
-	t.Helper()
-	u, err := monerod.ParseAddress(srvURL, 18081)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := monerod.New(monerod.Config{URL: u})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	cfg.Client = c
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func serveFixture(t *testing.T, set, name string, before func()) http.HandlerFunc {
 	body := fixtures.Load(t, set, name)
@@ -44,7 +27,7 @@ func serveFixture(t *testing.T, set, name string, before func()) http.HandlerFun
 	}
 }
 
-func methods(s *Snapshot) []string {
+func methods(s *snapshot.Snapshot) []string {
 	var out []string
 	for _, c := range s.Calls {
 		out = append(out, c.Method)
@@ -54,7 +37,7 @@ func methods(s *Snapshot) []string {
 
 func TestTipBoundAnswersReusedWhileTipUnchanged(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", nil)
-	src := newSource(t, srv.URL, Config{})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{})
 	first := src.Get(t.Context())
 	if !first.Up() || first.LastBlock == nil || first.HardFork == nil {
 		t.Fatalf("first snapshot incomplete: %+v", first)
@@ -88,7 +71,7 @@ func TestTipChangeRefetches(t *testing.T) {
 			_, _ = w.Write([]byte(body))
 		},
 	})
-	src := newSource(t, srv.URL, Config{})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{})
 	src.Get(t.Context())
 	tip.Store(strings.Repeat("b", 64)) // a new block arrived
 	snap := src.Get(t.Context())
@@ -111,9 +94,9 @@ func TestConcurrentGetsShareOneFetch(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
 		"get_info": serveFixture(t, "unrestricted", "get_info", func() { <-gate }),
 	})
-	src := newSource(t, srv.URL, Config{})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{})
 	const n = 20
-	snaps := make([]*Snapshot, n)
+	snaps := make([]*snapshot.Snapshot, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { snaps[i] = src.Get(t.Context()) })
@@ -142,7 +125,7 @@ func TestJoinerWithShortDeadlineReturnsInTime(t *testing.T) {
 		"get_info": serveFixture(t, "unrestricted", "get_info", func() { <-release }),
 	})
 	defer close(release)
-	src := newSource(t, srv.URL, Config{})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{})
 	go src.Get(t.Context()) // the leader, with a long deadline
 	time.Sleep(20 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -152,20 +135,20 @@ func TestJoinerWithShortDeadlineReturnsInTime(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("joiner waited %s past its 50ms deadline", took)
 	}
-	if snap.Up() || !errors.Is(snap.InfoErr, ErrNoAnswer) || !errors.Is(snap.InfoErr, monerod.ErrTimeout) {
+	if snap.Up() || !errors.Is(snap.InfoErr, snapshot.ErrNoAnswer) || !errors.Is(snap.InfoErr, monerod.ErrTimeout) {
 		t.Fatalf("joiner snapshot: up=%t err=%v", snap.Up(), snap.InfoErr)
 	}
 }
 
 func TestRestrictedNodeIsNotAskedWhatItRefuses(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
-	src := newSource(t, srv.URL, Config{Parts: []string{PartConnections}})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{Parts: []string{snapshot.PartConnections}})
 	for range 3 {
 		snap := src.Get(t.Context())
 		if !snap.Up() || !snap.Info.Restricted {
 			t.Fatalf("snapshot: %+v", snap)
 		}
-		if st := snap.Parts[PartConnections]; !st.Skipped || st.Err != nil {
+		if st := snap.Parts[snapshot.PartConnections]; !st.Skipped || st.Err != nil {
 			t.Fatalf("connections part on a restricted node: %+v", st)
 		}
 		if snap.Version == nil {
@@ -185,13 +168,13 @@ func TestRefusedPartSkippedAfterFirstRefusal(t *testing.T) {
 		"get_connections": serveFixture(t, fixtures.Errors, "method_not_found", nil),
 	})
 	var refusals atomic.Int64
-	src := newSource(t, srv.URL, Config{
-		Parts:     []string{PartConnections},
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{
+		Parts:     []string{snapshot.PartConnections},
 		OnRefused: func(string, error) { refusals.Add(1) },
 	})
 	for range 4 {
 		snap := src.Get(t.Context())
-		if st := snap.Parts[PartConnections]; !st.Skipped || st.Err != nil {
+		if st := snap.Parts[snapshot.PartConnections]; !st.Skipped || st.Err != nil {
 			t.Fatalf("refused part: %+v, want skipped without error", st)
 		}
 		if !snap.Up() {
@@ -207,12 +190,12 @@ func TestUnreachableNode(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", nil)
 	url := srv.URL
 	srv.Close()
-	src := newSource(t, url, Config{Parts: []string{PartConnections}, P2PAddress: strings.TrimPrefix(url, "http://")})
+	src := monerodtest.Source(t, url, snapshot.Config{Parts: []string{snapshot.PartConnections}, P2PAddress: strings.TrimPrefix(url, "http://")})
 	snap := src.Get(t.Context())
 	if snap.Up() || !errors.Is(snap.InfoErr, monerod.ErrUnreachable) {
 		t.Fatalf("up=%t err=%v", snap.Up(), snap.InfoErr)
 	}
-	if st := snap.Parts[PartInfo]; st.Err == nil {
+	if st := snap.Parts[snapshot.PartInfo]; st.Err == nil {
 		t.Fatal("info part reported success")
 	}
 	if !snap.P2PChecked || snap.P2PErr == nil {
@@ -225,7 +208,7 @@ func TestUnreachableNode(t *testing.T) {
 }
 
 func TestNewRejectsUnknownPart(t *testing.T) {
-	if _, err := New(Config{Client: &monerod.Client{}, Parts: []string{"nope"}}); err == nil {
+	if _, err := snapshot.New(snapshot.Config{Client: &monerod.Client{}, Parts: []string{"nope"}}); err == nil {
 		t.Fatal("unknown part accepted")
 	}
 }
@@ -245,14 +228,14 @@ func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
 			_, _ = w.Write(restricted)
 		},
 	})
-	src := newSource(t, srv.URL, Config{Parts: []string{PartConnections}})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{Parts: []string{snapshot.PartConnections}})
 	src.Get(t.Context())
-	if snap := src.Get(t.Context()); !snap.Parts[PartConnections].Skipped || srv.Calls("get_connections") != 0 {
+	if snap := src.Get(t.Context()); !snap.Parts[snapshot.PartConnections].Skipped || srv.Calls("get_connections") != 0 {
 		t.Fatal("connections asked of a restricted node")
 	}
 	lifted.Store(true)
 	snap := src.Get(t.Context())
-	if st := snap.Parts[PartConnections]; st.Skipped || st.Err != nil || snap.Connections == nil {
+	if st := snap.Parts[snapshot.PartConnections]; st.Skipped || st.Err != nil || snap.Connections == nil {
 		t.Fatalf("first unrestricted snapshot: connections %+v", st)
 	}
 	if srv.Calls("get_connections") != 1 {
@@ -264,13 +247,13 @@ func TestDaemonVersion(t *testing.T) {
 	v := "0.18.0.0-release"
 	empty := ""
 	for _, tc := range []struct {
-		snap *Snapshot
+		snap *snapshot.Snapshot
 		want string
 	}{
-		{&Snapshot{}, ""},
-		{&Snapshot{Info: &monerod.Info{Version: &v}}, v},
-		{&Snapshot{Info: &monerod.Info{Version: &empty}}, ""},
-		{&Snapshot{Info: &monerod.Info{Restricted: true}, Version: &monerod.Version{Version: 3<<16 | 10}}, "rpc-3.10"},
+		{&snapshot.Snapshot{}, ""},
+		{&snapshot.Snapshot{Info: &monerod.Info{Version: &v}}, v},
+		{&snapshot.Snapshot{Info: &monerod.Info{Version: &empty}}, ""},
+		{&snapshot.Snapshot{Info: &monerod.Info{Restricted: true}, Version: &monerod.Version{Version: 3<<16 | 10}}, "rpc-3.10"},
 	} {
 		if got := tc.snap.DaemonVersion(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.snap.Info, got, tc.want)

@@ -1,4 +1,4 @@
-// Command gen renders config.yml and monero-alerts.yml.tmpl into
+// Command gen writes the rules built from config.yml (alerts.Render) to
 // monero-alerts.yml. It runs from the alerts directory: `go generate ./alerts`.
 package main
 

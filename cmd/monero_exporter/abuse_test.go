@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +16,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
-	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // The exporter often sits on a network anything can reach. While it is
@@ -33,20 +31,11 @@ func TestServerHoldsUnderAbuse(t *testing.T) {
 		t.Skip("-short: the abuse test runs for about 20 s")
 	}
 	node := fixtures.NewServer(t, fixtures.Busy, nil)
-	bin := filepath.Join(t.TempDir(), "monero_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
-	cmd := exec.Command(bin, "--monerod.rpc-url="+node.URL, "--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	pid := cmd.Process.Pid
+	proc, addr := testenv.StartServer(t, 10*time.Second, testenv.ExporterBinary(t), func(addr string) []string {
+		return []string{"--monerod.rpc-url=" + node.URL, "--web.listen-address=" + addr, "--log.level=warn"}
+	}, func(addr string) error { return testenv.HTTPOK("http://" + addr + "/-/healthy") })
+	pid := proc.PID()
 	base := "http://" + addr
-	waitUp(t, base+"/-/healthy")
 
 	scrape := func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -160,13 +149,13 @@ func TestServerHoldsUnderAbuse(t *testing.T) {
 			t.Errorf("scrape under abuse after %s: %v", time.Since(start).Round(time.Millisecond), err)
 		}
 		scrapes++
-		maxRSS = max(maxRSS, rssOf(t, pid))
+		maxRSS = max(maxRSS, rss(t, pid))
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second - min(time.Since(start), time.Second)):
 		}
 	}
-	maxRSS = max(maxRSS, rssOf(t, pid))
+	maxRSS = max(maxRSS, rss(t, pid))
 	wg.Wait()
 	flood.CloseIdleConnections()
 	connsMu.Lock()
@@ -227,20 +216,4 @@ func fdsOf(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return len(ents)
-}
-
-// rssOf reads a process's resident memory in MiB.
-func rssOf(t *testing.T, pid int) float64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
-	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // benchBinary is an exporter binary the bench measures.
@@ -42,10 +42,7 @@ func benchBinaries(t *testing.T) []benchBinary {
 		}
 		out = append(out, benchBinary{"before (" + rev + ")", bin})
 	}
-	bin := filepath.Join(dir, "monero_exporter")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bin := testenv.ExporterBinary(t)
 	label := "this tree"
 	if len(out) > 0 {
 		label = "after (this tree)"
@@ -54,20 +51,14 @@ func benchBinaries(t *testing.T) []benchBinary {
 }
 
 // startBenchExporter runs bin against a monerod at rpcURL and returns its
-// base URL and process.
-func startBenchExporter(t *testing.T, bin, rpcURL string, extra ...string) (string, *os.Process) {
+// base URL and process id.
+func startBenchExporter(t *testing.T, bin, rpcURL string, extra ...string) (string, int) {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
-	args := append([]string{"--monerod.rpc-url=" + rpcURL, "--web.listen-address=" + addr, "--log.level=warn"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	base := "http://" + addr
-	waitUp(t, base+"/-/healthy")
-	return base, cmd.Process
+	proc, addr := testenv.StartServer(t, 10*time.Second, bin, func(addr string) []string {
+		args := []string{"--monerod.rpc-url=" + rpcURL, "--web.listen-address=" + addr, "--log.level=warn"}
+		return append(append(args, extra...), strings.Fields(os.Getenv("BENCH_ARGS"))...)
+	}, func(addr string) error { return testenv.HTTPOK("http://" + addr + "/-/healthy") })
+	return "http://" + addr, proc.PID()
 }
 
 // TestBenchMainnet is the mainnet section of `make bench`: each exporter
@@ -122,7 +113,7 @@ type mainnetResult struct {
 func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult {
 	t.Helper()
 	node := fixtures.NewMainnet(t, fixtures.DefaultMainnet(pool))
-	base, proc := startBenchExporter(t, bin, node.URL, "--monerod.max-response-size=32MiB")
+	base, pid := startBenchExporter(t, bin, node.URL)
 	scrape := func() (string, error) {
 		req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
@@ -140,7 +131,7 @@ func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult 
 		}
 		time.Sleep(time.Second)
 	}
-	bytes0, calls0, cpu0 := node.BytesSent(), node.TotalCalls(), cpuTime(t, proc.Pid)
+	bytes0, calls0, cpu0 := node.BytesSent(), node.TotalCalls(), cpuTime(t, pid)
 	var took []time.Duration
 	var last string
 	for range scrapes {
@@ -156,8 +147,8 @@ func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult 
 	r := mainnetResult{
 		bytesPerScrape: float64(node.BytesSent()-bytes0) / float64(scrapes),
 		callsPerScrape: float64(node.TotalCalls()-calls0) / float64(scrapes),
-		cpuPerScrape:   (cpuTime(t, proc.Pid) - cpu0) / time.Duration(scrapes),
-		maxRSS:         peakRSS(t, proc.Pid),
+		cpuPerScrape:   (cpuTime(t, pid) - cpu0) / time.Duration(scrapes),
+		maxRSS:         peakRSS(t, pid),
 	}
 	slices.Sort(took)
 	r.median, r.p99 = percentile(took, 50), percentile(took, 99)

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,22 +35,16 @@ func TestBenchReport(t *testing.T) {
 	node := monerodtest.Start(t, monerodtest.Options{})
 	node.Mine(t, 20)
 
-	bin := filepath.Join(t.TempDir(), "monero_exporter")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	// Every binary against the same node, one after the other: with
+	// BENCH_BASELINE set, the figures before and after a change.
+	for _, bin := range benchBinaries(t) {
+		benchRegtestOne(t, bin, node, samples, loadSeconds, loadClients)
 	}
-	listen := fmt.Sprintf("127.0.0.1:%d", monerodtest.FreePort(t))
-	args := []string{"--monerod.rpc-url=" + node.URL(), "--web.listen-address=" + listen, "--log.level=warn"}
-	args = append(args, strings.Fields(os.Getenv("BENCH_ARGS"))...) // e.g. --no-collector.txpool
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	base := "http://" + listen
-	waitUp(t, base+"/-/healthy")
+}
+
+func benchRegtestOne(t *testing.T, bin benchBinary, node *monerodtest.Node, samples, loadSeconds, loadClients int) {
+	t.Helper()
+	base, pid := startBenchExporter(t, bin.path, node.URL())
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	get := func(url string) error {
@@ -85,7 +77,7 @@ func TestBenchReport(t *testing.T) {
 	for range 20 { // warm up connections and caches
 		_ = get(base + "/metrics")
 	}
-	idleRSS := rss(t, cmd.Process.Pid)
+	idleRSS := rss(t, pid)
 
 	type row struct {
 		name     string
@@ -137,10 +129,10 @@ func TestBenchReport(t *testing.T) {
 	wg.Wait()
 	cancel()
 	callsUnderLoad := rpcRequests(t, base) - callsBefore
-	loadRSS := rss(t, cmd.Process.Pid)
+	loadRSS := rss(t, pid)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nmonero_exporter bench (%d samples each; regtest monerod on loopback)\n", samples)
+	fmt.Fprintf(&b, "\nmonero_exporter bench: %s (%d samples each; regtest monerod on loopback)\n", bin.label, samples)
 	fmt.Fprintf(&b, "%-44s %10s %10s\n", "what", "median", "p99")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%-44s %10s %10s\n", r.name, fmtDur(r.med), fmtDur(r.p99))
@@ -158,8 +150,10 @@ func TestBenchReport(t *testing.T) {
 
 // What /metrics asks of monerod, and the health endpoint, for the bench.
 var (
-	benchRPCMethods = []string{"json_rpc get_info", "json_rpc get_last_block_header", "json_rpc hard_fork_info",
-		"json_rpc get_connections", "json_rpc get_bans", "/get_transaction_pool_stats", "/get_net_stats", "/mining_status"}
+	benchRPCMethods = []string{
+		"json_rpc get_info", "json_rpc get_last_block_header", "json_rpc hard_fork_info",
+		"json_rpc get_connections", "json_rpc get_bans", "/get_transaction_pool_stats", "/get_net_stats", "/mining_status",
+	}
 	benchHealthPath = "/health"
 )
 
@@ -168,18 +162,6 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-func waitUp(t *testing.T, url string) {
-	t.Helper()
-	for range 100 {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never answered", url)
 }
 
 func timeN(t *testing.T, n int, fn func() error) []time.Duration {

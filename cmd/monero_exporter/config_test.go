@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -180,7 +181,7 @@ func TestScrapeTimeout(t *testing.T) {
 		{"1e300", 10 * time.Second},
 	}
 	for _, tt := range tests {
-		r := httptest.NewRequest("GET", "/metrics", nil)
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if tt.header != "" {
 			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tt.header)
 		}

@@ -28,7 +28,7 @@ func BenchmarkMetricsHandler(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", "/metrics", nil)
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept-Encoding", "gzip")
 		h.ServeHTTP(w, req)
 		if w.Code != 200 {
@@ -41,9 +41,11 @@ func BenchmarkMetricsHandler(b *testing.B) {
 // benchmark measures the exporter and not the fake's file reads.
 func memoryNode(b *testing.B) *httptest.Server {
 	answers := map[string][]byte{}
-	for _, name := range []string{"get_info", "get_last_block_header", "hard_fork_info", "get_connections", "get_bans",
+	for _, name := range []string{
+		"get_info", "get_last_block_header", "hard_fork_info", "get_connections", "get_bans",
 		"get_fee_estimate", "get_block", "rpc_access_tracking", "/get_transaction_pool_stats", "/get_transaction_pool",
-		"/get_transactions", "/get_net_stats", "/mining_status", "/get_peer_list"} {
+		"/get_transactions", "/get_net_stats", "/mining_status", "/get_peer_list",
+	} {
 		answers[name] = fixtures.Load(b, fixtures.Busy, name)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,100 +1,57 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/monero-ops/monero_exporter/internal/exportertest"
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/metrics.prom from a real node")
 
-// syncBuffer is a log sink the handler's goroutines may write to at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startExporter serves the exporter's handler, configured by args, with a
-// debug-level log captured for inspection.
-func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
+// startExporter serves the exporter's handler, configured by args, in this
+// process (exportertest.Serve: its debug log captured, a handler's panic
+// failing the test).
+func startExporter(t *testing.T, args ...string) *exportertest.Server {
 	t.Helper()
-	cfg, err := parseConfig(args, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := newHandler(cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL, logs
+	return exportertest.Serve(t, func(logger *slog.Logger) (http.Handler, error) {
+		cfg, err := parseConfig(args, io.Discard)
+		if err != nil {
+			return nil, err
+		}
+		return newHandler(cfg, logger)
+	})
 }
 
 func scrape(t *testing.T, url string, header map[string]string) (string, map[string]*dto.MetricFamily) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", url+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/metrics", nil)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
+	resp, body := testenv.Fetch(t, nil, req)
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, body)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	mfs, err := testenv.ParseExposition(string(body))
 	if err != nil {
 		t.Fatalf("parse /metrics: %v", err)
 	}
 	return string(body), mfs
-}
-
-// value returns the value of the series of name whose labels include want.
-func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want ...string) float64 {
-	t.Helper()
-	m := testenv.Series(mfs, name, want...)
-	if m == nil {
-		t.Fatalf("%s%v missing", name, want)
-	}
-	return testenv.Value(m)
 }
 
 func TestIntegrationMetricsMatchTheNode(t *testing.T) {
@@ -103,7 +60,7 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	node.Mine(t, 5)
 	// Every collector on, the off-by-default ones too, so that the golden
 	// file lists every family the mixin may use.
-	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--collector.peerlist", "--collector.rpc_access")
+	url := startExporter(t, "--monerod.rpc-url="+node.URL(), "--collector.peerlist", "--collector.rpc_access").URL
 	body, mfs := scrape(t, url, nil)
 
 	var info struct {
@@ -144,14 +101,14 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 		{"monero_exporter_build_info", nil, 1},
 	}
 	for _, c := range checks {
-		if got := value(t, mfs, c.name, c.labels...); got != c.want {
+		if got := testenv.MustValue(t, mfs, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %g, monerod says %g", c.name, c.labels, got, c.want)
 		}
 	}
-	if age := value(t, mfs, "monero_last_block_age_seconds"); age < 0 || age > 120 {
+	if age := testenv.MustValue(t, mfs, "monero_last_block_age_seconds"); age < 0 || age > 120 {
 		t.Errorf("last block age %g s for a block mined just now", age)
 	}
-	if n := value(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "success"); n < 1 {
+	if n := testenv.MustValue(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "success"); n < 1 {
 		t.Errorf("rpc_requests_total{get_info,success} = %g", n)
 	}
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "monero_database_size_bytes", "monero_free_space_bytes"} {
@@ -163,7 +120,7 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	// A block mined now shows in the very next scrape: no stale snapshot.
 	node.Mine(t, 1)
 	_, mfs = scrape(t, url, nil)
-	if got := value(t, mfs, "monero_height"); got != float64(info.Height+1) {
+	if got := testenv.MustValue(t, mfs, "monero_height"); got != float64(info.Height+1) {
 		t.Errorf("after mining, height %g, want %d", got, info.Height+1)
 	}
 
@@ -194,8 +151,7 @@ func checkGolden(t *testing.T, body string, mfs map[string]*dto.MetricFamily) {
 	if err != nil {
 		t.Fatalf("%v (run the test with -update)", err)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	want, err := p.TextToMetricFamilies(bytes.NewReader(golden))
+	want, err := testenv.ParseExposition(string(golden))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +174,11 @@ func TestIntegrationRestrictedNode(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
-	url, logs := startExporter(t, "--monerod.rpc-url="+node.URL())
+	exp := startExporter(t, "--monerod.rpc-url="+node.URL())
+	url, logs := exp.URL, exp.Logs
 	for range 2 {
 		_, mfs := scrape(t, url, nil)
-		if value(t, mfs, "monero_up") != 1 {
+		if testenv.MustValue(t, mfs, "monero_up") != 1 {
 			t.Fatal("restricted node not up")
 		}
 		for _, name := range []string{"monero_free_space_bytes", "monero_database_size_bytes", "monero_peers", "monero_start_time_seconds"} {
@@ -248,8 +205,8 @@ func TestIntegrationFrozenStoppedAndBack(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{KeepFakechain: true})
-	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.timeout-offset=0.2s")
-	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 1 {
+	url := startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.timeout-offset=0.2s").URL
+	if _, mfs := scrape(t, url, nil); testenv.MustValue(t, mfs, "monero_up") != 1 {
 		t.Fatal("not up at start")
 	}
 
@@ -260,26 +217,26 @@ func TestIntegrationFrozenStoppedAndBack(t *testing.T) {
 	if took > 1500*time.Millisecond {
 		t.Errorf("scrape of a frozen node took %s with a 1s scrape timeout", took)
 	}
-	if value(t, mfs, "monero_up") != 0 || value(t, mfs, "monero_rpc_call_success", "method", "get_info") != 0 {
+	if testenv.MustValue(t, mfs, "monero_up") != 0 || testenv.MustValue(t, mfs, "monero_rpc_call_success", "method", "get_info") != 0 {
 		t.Error("a frozen node is reported up")
 	}
 	if _, ok := mfs["monero_height"]; ok {
 		t.Error("node metrics exported while the node is frozen")
 	}
-	if n := value(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "timeout"); n < 1 {
+	if n := testenv.MustValue(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "timeout"); n < 1 {
 		t.Errorf("timeouts counted: %g", n)
 	}
 	node.Thaw(t)
-	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 1 {
+	if _, mfs := scrape(t, url, nil); testenv.MustValue(t, mfs, "monero_up") != 1 {
 		t.Error("not up after thaw")
 	}
 
 	node.Stop(t)
-	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 0 {
+	if _, mfs := scrape(t, url, nil); testenv.MustValue(t, mfs, "monero_up") != 0 {
 		t.Error("a stopped node is reported up")
 	}
 	node.Restart(t)
-	if _, mfs := scrape(t, url, nil); value(t, mfs, "monero_up") != 1 {
+	if _, mfs := scrape(t, url, nil); testenv.MustValue(t, mfs, "monero_up") != 1 {
 		t.Error("not up after restart")
 	}
 }
@@ -290,12 +247,13 @@ func TestIntegrationLoginPasswordNeverShown(t *testing.T) {
 	node := monerodtest.Start(t, monerodtest.Options{Login: "alice:" + secret})
 
 	t.Setenv("MONEROD_RPC_PASSWORD", "wrong-"+secret)
-	url, logs := startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.rpc-user=alice")
+	exp := startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.rpc-user=alice")
+	url, logs := exp.URL, exp.Logs
 	body, mfs := scrape(t, url, nil)
-	if value(t, mfs, "monero_up") != 0 {
+	if testenv.MustValue(t, mfs, "monero_up") != 0 {
 		t.Fatal("up with a wrong password")
 	}
-	if value(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "unauthorized") < 1 {
+	if testenv.MustValue(t, mfs, "monero_exporter_rpc_requests_total", "method", "get_info", "outcome", "unauthorized") < 1 {
 		t.Error("401 not counted as unauthorized")
 	}
 	landing, err := http.Get(url + "/")
@@ -311,9 +269,10 @@ func TestIntegrationLoginPasswordNeverShown(t *testing.T) {
 	}
 
 	t.Setenv("MONEROD_RPC_PASSWORD", secret)
-	url, logs = startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.rpc-user=alice")
+	exp = startExporter(t, "--monerod.rpc-url="+node.URL(), "--monerod.rpc-user=alice")
+	url, logs = exp.URL, exp.Logs
 	body, mfs = scrape(t, url, nil)
-	if value(t, mfs, "monero_up") != 1 {
+	if testenv.MustValue(t, mfs, "monero_up") != 1 {
 		t.Fatal("not up with the right password")
 	}
 	if strings.Contains(body, secret) || strings.Contains(logs.String(), secret) {
@@ -329,14 +288,10 @@ func TestIntegrationHealthAgreesWithMetrics(t *testing.T) {
 	node := monerodtest.Start(t, monerodtest.Options{})
 	node.Mine(t, 3)
 	// An offline node has no peers: count only the checks it can pass.
-	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--health.checks=monerod,last_block,sync", "--health.last-block-max-age=1h")
+	url := startExporter(t, "--monerod.rpc-url="+node.URL(), "--health.checks=monerod,last_block,sync", "--health.last-block-max-age=1h").URL
 	get := func(path string) (int, string) {
-		resp, err := http.Get(url + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+path, nil)
+		resp, b := testenv.Fetch(t, nil, req)
 		return resp.StatusCode, string(b)
 	}
 	code, body := get("/health")
@@ -344,7 +299,7 @@ func TestIntegrationHealthAgreesWithMetrics(t *testing.T) {
 		t.Fatalf("fresh node: /health %d %s", code, body)
 	}
 	_, mfs := scrape(t, url, nil)
-	if value(t, mfs, "monero_health_status", "check", "overall", "status", "ok") != 1 {
+	if testenv.MustValue(t, mfs, "monero_health_status", "check", "overall", "status", "ok") != 1 {
 		t.Error("metrics disagree with /health on a fresh node")
 	}
 	if code, body := get("/api/v1/health"); code != 200 || !strings.Contains(body, `"OK"`) {
@@ -353,27 +308,27 @@ func TestIntegrationHealthAgreesWithMetrics(t *testing.T) {
 
 	// Same node, a max age the last block exceeds two seconds later (ages
 	// count in whole seconds, as the older service did).
-	stale, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--health.checks=monerod,last_block,sync", "--health.last-block-max-age=1s")
+	stale := startExporter(t, "--monerod.rpc-url="+node.URL(), "--health.checks=monerod,last_block,sync", "--health.last-block-max-age=1s").URL
 	time.Sleep(2100 * time.Millisecond)
 	resp, err := http.Get(stale + "/health")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 503 {
+	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("stale: /health %d, want 503", resp.StatusCode)
 	}
 	_, mfs = scrape(t, stale, nil)
-	if value(t, mfs, "monero_health_status", "check", "overall", "status", "error") != 1 ||
-		value(t, mfs, "monero_health_status", "check", "last_block", "status", "error") != 1 {
+	if testenv.MustValue(t, mfs, "monero_health_status", "check", "overall", "status", "error") != 1 ||
+		testenv.MustValue(t, mfs, "monero_health_status", "check", "last_block", "status", "error") != 1 {
 		t.Error("metrics disagree with /health on a stale node")
 	}
-	if resp, err := http.Get(stale + "/health?strict_status_code=1"); err != nil || resp.StatusCode != 200 {
+	if resp, err := http.Get(stale + "/health?strict_status_code=1"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("strict_status_code=1: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
 	}
-	if resp, err := http.Get(stale + "/health?strict_status_code=yes"); err != nil || resp.StatusCode != 400 {
+	if resp, err := http.Get(stale + "/health?strict_status_code=yes"); err != nil || resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("strict_status_code=yes: %v %v", resp, err)
 	} else {
 		resp.Body.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -14,35 +15,26 @@ import (
 	"github.com/klauspost/compress/zstd"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args ...string) (*fixtures.Server, string) {
 	t.Helper()
 	srv := fixtures.NewServer(t, fixtures.Busy, overrides)
-	url, _ := startExporter(t, append([]string{"--monerod.rpc-url=" + srv.URL}, args...)...)
+	url := startExporter(t, append([]string{"--monerod.rpc-url=" + srv.URL}, args...)...).URL
 	return srv, url
 }
 
 func get(t *testing.T, url string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
 	// A transport that leaves Accept-Encoding and decompression to us.
-	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return testenv.Fetch(t, &http.Client{Transport: &http.Transport{DisableCompression: true}}, req)
 }
 
 // promhttp negotiates the compression: gzip or zstd as the scraper prefers,
@@ -129,7 +121,7 @@ func TestMetricsProtobufNegotiated(t *testing.T) {
 	for {
 		var mf dto.MetricFamily
 		if err := dec.Decode(&mf); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			t.Fatal(err)
@@ -168,8 +160,7 @@ func TestConcurrentScrapesShareSnapshot(t *testing.T) {
 	}
 	callDurations := map[string]bool{} // one per snapshot the scrapes got
 	for i, b := range bodies {
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
+		mfs, err := testenv.ParseExposition(string(b))
 		if err != nil {
 			t.Fatalf("scrape %d: %v", i, err)
 		}
@@ -205,7 +196,7 @@ func TestUnknownPathsAre404(t *testing.T) {
 			t.Errorf("%s: content type %q, body %s", path, resp.Header.Get("Content-Type"), body)
 		}
 	}
-	if resp, body := get(t, url+"/", nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("/metrics")) {
+	if resp, body := get(t, url+"/", nil); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("/metrics")) {
 		t.Errorf("landing page: %d", resp.StatusCode)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/health"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // The documentation pages that hold the reference tables.
@@ -21,20 +22,11 @@ var (
 	metricsDoc = filepath.Join("..", "..", "docs", "metrics.md")
 )
 
-func readDoc(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // TestREADMEDocumentsEveryFlagAndMetric keeps the reference tables complete:
 // a flag or collector added without a line in docs/flags.md, or a metric
 // family without a line in docs/metrics.md, fails the build.
 func TestREADMEDocumentsEveryFlagAndMetric(t *testing.T) {
-	flagsText := readDoc(t, flagsDoc)
+	flagsText := testenv.ReadFile(t, flagsDoc)
 
 	var help, stderr bytes.Buffer
 	if code := run([]string{"--help"}, &help, &stderr); code != 0 {
@@ -60,7 +52,7 @@ func TestREADMEDocumentsEveryFlagAndMetric(t *testing.T) {
 		}
 	}
 
-	metricsText := readDoc(t, metricsDoc)
+	metricsText := testenv.ReadFile(t, metricsDoc)
 	for _, family := range documentedFamilies(t) {
 		if !strings.Contains(metricsText, "`"+family+"`") {
 			t.Errorf("docs/metrics.md's metric table lacks %s", family)

@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // TestWebConfigTLSAndBasicAuth runs the real binary with --web.config.file
@@ -42,8 +40,9 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bin := webConfigBuild(t)
-	addr, proc := webConfigStart(t, bin, "--web.config.file="+webConfig, "--monerod.rpc-url="+fake.URL, "--log.level=warn")
+	proc, addr := testenv.StartServer(t, 10*time.Second, testenv.ExporterBinary(t), func(addr string) []string {
+		return []string{"--web.listen-address=" + addr, "--web.config.file=" + webConfig, "--monerod.rpc-url=" + fake.URL, "--log.level=warn"}
+	}, testenv.Listening)
 
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -75,17 +74,10 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	right := basic(user, password)
 
 	// Ready once it answers over TLS with the right credentials.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testenv.Eventually(t, "the exporter serving over TLS on "+addr, 15*time.Second, func() (bool, string) {
 		code, _, _, err := get(client, "https://"+addr+"/-/healthy", right)
-		if err == nil && code == http.StatusOK {
-			break
-		}
-		if proc.exited() || time.Now().After(deadline) {
-			t.Fatalf("the exporter is not serving on %s: %d %v\n%s", addr, code, err, proc.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && code == http.StatusOK, fmt.Sprintf("%d %v", code, err)
+	})
 
 	endpoints := []struct {
 		path  string
@@ -139,91 +131,10 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	}
 
 	// SIGTERM: run returns 0.
-	if code := proc.stop(t); code != 0 {
-		t.Errorf("exit code %d after SIGTERM, want 0\n%s", code, proc.stderr)
+	if err := proc.Stop(); err != nil {
+		t.Error(err)
 	}
-}
-
-// webConfigBuild builds this command into a temporary directory.
-func webConfigBuild(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("go not on PATH, and CI is set: %v", err)
-		}
-		t.Skipf("go not on PATH, cannot build the binary: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "monero_exporter")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// webConfigProcess is the binary running as a child process.
-type webConfigProcess struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	stderr *syncBuffer
-}
-
-func (p *webConfigProcess) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and returns the exit code (killing it after 10 s).
-func (p *webConfigProcess) stop(t *testing.T) int {
-	t.Helper()
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("the exporter ignored SIGTERM for 10 s")
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// webConfigStart starts bin listening on a free loopback port with
-// args, retrying on another port when the one picked was taken meanwhile.
-// The process is stopped at the end of the test.
-func webConfigStart(t *testing.T, bin string, args ...string) (string, *webConfigProcess) {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(monerodtest.FreePort(t)))
-		p := &webConfigProcess{done: make(chan struct{}), stderr: &syncBuffer{}}
-		p.cmd = exec.Command(bin, append([]string{"--web.listen-address=" + addr}, args...)...)
-		p.cmd.Stderr = p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			_ = p.cmd.Wait()
-			close(p.done)
-		}()
-		t.Cleanup(func() { p.stop(t) })
-		// Bound, or exited: a taken port ends the process at once.
-		deadline := time.Now().Add(10 * time.Second)
-		for !p.exited() && time.Now().Before(deadline) {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				return addr, p
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if attempt == 3 || !strings.Contains(p.stderr.String(), "address already in use") {
-			t.Fatalf("the exporter did not start listening on %s:\n%s", addr, p.stderr)
-		}
+	if code := proc.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0\n%s", code, proc.Tail(40))
 	}
 }

@@ -118,7 +118,7 @@ func (c *checker) check(page, target string) (problem string, local bool) {
 		return "leads out of the repository", true
 	}
 	if _, err := os.Stat(filepath.Join(c.root, file)); err != nil {
-		return fmt.Sprintf("no file %s", filepath.ToSlash(file)), true
+		return "no file " + filepath.ToSlash(file), true
 	}
 	if !hasAnchor {
 		return "", true

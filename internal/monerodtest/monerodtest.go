@@ -8,9 +8,8 @@ package monerodtest
 
 import (
 	"bytes"
-	"crypto/rand"
+	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +26,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
+	"github.com/monero-ops/monero_exporter/monerod"
 )
 
 // DonationAddress is the Monero donation address, a valid mainnet address
@@ -38,19 +39,11 @@ const DonationAddress = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQ
 // when Options.ReadyTimeout is zero.
 const DefaultReadyTimeout = 30 * time.Second
 
-// Require returns the path of the monerod binary. When monerod is not on
-// PATH the test is skipped, unless the environment variable CI is non-empty:
-// then a missing binary is a broken CI image and the test fails.
+// Require returns the path of the monerod binary: testenv.RequireTool, so
+// a missing monerod skips the test, or fails it when CI is set.
 func Require(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("monerod")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("monerod not found on PATH (CI is set, so this is an error): %v", err)
-		}
-		t.Skipf("monerod not found on PATH, skipping integration test (install the Debian package \"monero\"): %v", err)
-	}
-	return p
+	return testenv.RequireTool(t, "monerod", "monero")
 }
 
 // Int returns a pointer to n, for the optional integer fields of Options.
@@ -111,22 +104,11 @@ type Node struct {
 	// and the ports filled in.
 	Opts Options
 
-	bin    string
-	client *http.Client
+	bin string
 
-	mu   sync.Mutex
-	proc *process // nil when stopped
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	mu     sync.Mutex
+	client *monerod.Client  // the production client, for RPC, Call and Post
+	proc   *testenv.Process // nil when stopped
 }
 
 // Start starts monerod in regtest mode with opts, waits until its RPC server
@@ -152,10 +134,10 @@ func Start(t testing.TB, opts Options) *Node {
 	for i := 1; ; i++ {
 		o := opts
 		if o.RPCPort == 0 {
-			o.RPCPort = FreePort(t)
+			o.RPCPort = testenv.FreePort(t)
 		}
 		if o.P2PPort == 0 {
-			o.P2PPort = FreePort(t)
+			o.P2PPort = testenv.FreePort(t)
 		}
 		err := n.start(o)
 		if err == nil {
@@ -179,7 +161,7 @@ func StartStar(t testing.TB, n int, opts Options) []*Node {
 		t.Fatalf("StartStar needs at least 2 nodes, got %d", n)
 	}
 	hub := opts
-	hub.RPCPort, hub.P2PPort = FreePort(t), FreePort(t)
+	hub.RPCPort, hub.P2PPort = testenv.FreePort(t), testenv.FreePort(t)
 	hub.DataDir, hub.OutPeers, hub.ExclusiveNodes = "", nil, nil
 	hubAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(hub.P2PPort))
 	nodes := make([]*Node, n)
@@ -199,20 +181,13 @@ func StartStar(t testing.TB, n int, opts Options) []*Node {
 // failing the test after timeout.
 func (n *Node) WaitPeers(t testing.TB, want int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testenv.Eventually(t, fmt.Sprintf("%d peers of monerod %s", want, n.RPCAddr), timeout, func() (bool, string) {
 		var res struct {
 			Connections []json.RawMessage `json:"connections"`
 		}
 		n.RPC(t, "get_connections", nil, &res)
-		if len(res.Connections) >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("monerod %s: %d peers after %v, want %d", n.RPCAddr, len(res.Connections), timeout, want)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(res.Connections) >= want, fmt.Sprintf("%d peers", len(res.Connections))
+	})
 }
 
 // isBindError tells a port taken by someone else, which monerod logs as
@@ -270,32 +245,32 @@ func (o Options) tls() bool { return o.TLSCertFile != "" && o.TLSKeyFile != "" }
 // readiness. On failure the process is stopped and the error carries the
 // log tail.
 func (n *Node) start(o Options) error {
-	client, err := newClient(o)
+	rpcAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(o.RPCPort))
+	client, err := newClient(o.url(rpcAddr), o)
 	if err != nil {
 		return err
 	}
-	p, err := startProcess(n.bin, o.args(), n.LogFile)
+	p, err := testenv.StartProcess(n.LogFile, n.bin, o.args()...)
 	if err != nil {
+		client.Close()
 		return err
 	}
 	n.mu.Lock()
 	n.Opts = o
-	n.RPCAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(o.RPCPort))
+	n.RPCAddr = rpcAddr
 	n.P2PAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(o.P2PPort))
 	n.client = client
 	n.proc = p
 	n.mu.Unlock()
 
 	ready := func() error {
-		status, _, body, err := n.do("/get_height", []byte("{}"), 2*time.Second)
-		if err == nil && status != http.StatusOK {
-			err = fmt.Errorf("/get_height: HTTP %d: %s", status, body)
-		}
-		return err
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return client.CallPath(ctx, "/get_height", nil, &struct{}{})
 	}
-	if err := waitReady(p, ready, o.readyTimeout()); err != nil {
+	if err := p.WaitReady(ready, o.readyTimeout()); err != nil {
 		_ = n.stop()
-		return fmt.Errorf("monerod: %w\n%s", err, p.tail(40))
+		return fmt.Errorf("monerod: RPC: %w\n%s", err, p.Tail(40))
 	}
 	return nil
 }
@@ -307,38 +282,19 @@ func (o Options) readyTimeout() time.Duration {
 	return DefaultReadyTimeout
 }
 
-// waitReady polls ready every 100 ms until it succeeds, p exits or timeout
-// passes.
-func waitReady(p *process, ready func() error, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if done, how := p.exited(); done {
-			return fmt.Errorf("exited before its RPC was ready (%s)", how)
-		}
-		err := ready()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("RPC not ready after %v: %v", timeout, err)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // stop stops the current process, if any.
 func (n *Node) stop() error {
 	n.mu.Lock()
-	p := n.proc
+	p, client := n.proc, n.client
 	n.proc = nil
 	n.mu.Unlock()
+	if client != nil {
+		client.Close()
+	}
 	if p == nil {
 		return nil
 	}
-	return p.stop()
+	return p.Stop()
 }
 
 // Stop sends SIGTERM to the node and waits for it to exit (SIGKILL after
@@ -424,7 +380,7 @@ func (n *Node) signal(t testing.TB, sig syscall.Signal) {
 	if p == nil {
 		t.Fatalf("monerod %s is not running", n.RPCAddr)
 	}
-	if err := p.signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		t.Fatalf("signal %v to monerod: %v", sig, err)
 	}
 }
@@ -436,16 +392,18 @@ func (n *Node) PID() int {
 	if n.proc == nil {
 		return 0
 	}
-	return n.proc.cmd.Process.Pid
+	return n.proc.PID()
 }
 
 // URL returns the base URL of the RPC server, "http://127.0.0.1:P", or
 // https when the node serves TLS.
-func (n *Node) URL() string {
-	if n.Opts.tls() {
-		return "https://" + n.RPCAddr
+func (n *Node) URL() string { return n.Opts.url(n.RPCAddr) }
+
+func (o Options) url(rpcAddr string) string {
+	if o.tls() {
+		return "https://" + rpcAddr
 	}
-	return "http://" + n.RPCAddr
+	return "http://" + rpcAddr
 }
 
 // Mine mines blocks blocks to DonationAddress with generateblocks.
@@ -454,27 +412,33 @@ func (n *Node) Mine(t testing.TB, blocks int) {
 	n.MineTo(t, DonationAddress, blocks)
 }
 
-// MineTo mines blocks blocks to addr with generateblocks. A networked node
-// answers "BUSY" until it counts itself synchronized; MineTo retries that
-// for up to 30 s.
+// MineTo mines blocks blocks to addr with generateblocks, at most
+// mineChunk per call, so that no one call nears rpcTimeout on a loaded
+// machine. A networked node answers "BUSY" until it counts itself
+// synchronized; MineTo retries that for up to 30 s.
 func (n *Node) MineTo(t testing.TB, addr string, blocks int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for blocks > 0 {
+		chunk := min(blocks, mineChunk)
 		var res struct {
 			Height int    `json:"height"`
 			Status string `json:"status"`
 		}
-		n.RPC(t, "generateblocks", map[string]any{"amount_of_blocks": blocks, "wallet_address": addr}, &res)
-		if res.Status == "OK" {
-			return
-		}
-		if res.Status != "BUSY" || time.Now().After(deadline) {
+		n.RPC(t, "generateblocks", map[string]any{"amount_of_blocks": chunk, "wallet_address": addr}, &res)
+		switch {
+		case res.Status == "OK":
+			blocks -= chunk
+		case res.Status != "BUSY" || time.Now().After(deadline):
 			t.Fatalf("generateblocks on %s: status %q", n.RPCAddr, res.Status)
+		default:
+			time.Sleep(250 * time.Millisecond)
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// mineChunk is how many blocks one generateblocks call of MineTo asks for.
+const mineChunk = 20
 
 // MineAt mines one block whose header timestamp is ts: it takes a block
 // template, rewrites the timestamp and submits it (difficulty 1 accepts any
@@ -538,46 +502,16 @@ func SetBlockTimestamp(blob []byte, ts uint64) ([]byte, error) {
 	return append(out, blob[off+k:]...), nil
 }
 
-// rpcError is a JSON-RPC error object.
-type rpcError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
 // Call is RPC without the testing.TB: it returns an error instead of
 // failing, for polling and for code that runs outside the test goroutine.
 func (n *Node) Call(method string, params, result any) error {
-	req := map[string]any{"jsonrpc": "2.0", "id": "0", "method": method}
-	if params != nil {
-		req["params"] = params
-	}
-	body, err := json.Marshal(req)
+	client, err := n.rpcClient()
 	if err != nil {
 		return err
 	}
-	status, _, resp, err := n.do("/json_rpc", body, 0)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d: %s", method, status, resp)
-	}
-	var env struct {
-		Result json.RawMessage `json:"result"`
-		Error  *rpcError       `json:"error"`
-	}
-	if err := json.Unmarshal(resp, &env); err != nil {
-		return fmt.Errorf("%s: decoding %q: %w", method, resp, err)
-	}
-	if env.Error != nil {
-		return fmt.Errorf("%s: JSON-RPC error %d: %s", method, env.Error.Code, env.Error.Message)
-	}
-	if result != nil {
-		if err := json.Unmarshal(env.Result, result); err != nil {
-			return fmt.Errorf("%s: decoding result: %w", method, err)
-		}
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	return client.CallJSONRPC(ctx, method, params, result)
 }
 
 // RPC calls a JSON-RPC method on /json_rpc and decodes its "result" into
@@ -596,117 +530,77 @@ func (n *Node) RPC(t testing.TB, method string, params, result any) {
 // the caller.
 func (n *Node) Post(t testing.TB, path string, body, result any) {
 	t.Helper()
-	b := []byte("{}")
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			t.Fatalf("%s: %v", path, err)
+	client, err := n.rpcClient()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+		defer cancel()
+		if result == nil {
+			result = &json.RawMessage{}
 		}
+		err = client.CallPath(ctx, path, body, result)
 	}
-	status, _, resp := n.Raw(t, path, b)
-	if status != http.StatusOK {
-		t.Fatalf("monerod %s: %s: HTTP %d: %s", n.RPCAddr, path, status, resp)
-	}
-	if result != nil {
-		if err := json.Unmarshal(resp, result); err != nil {
-			t.Fatalf("monerod %s: %s: decoding %q: %v", n.RPCAddr, path, resp, err)
-		}
+	if err != nil {
+		t.Fatalf("monerod %s: %v", n.RPCAddr, err)
 	}
 }
 
-// Raw posts body unchanged to path and returns the status, headers and body
-// exactly as monerod answered (after the Digest exchange on a login node).
-// Only transport errors fail the test.
+func (n *Node) rpcClient() (*monerod.Client, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.client == nil {
+		return nil, errors.New("node is not running")
+	}
+	return n.client, nil
+}
+
+// Raw posts body unchanged to path, without credentials (a login node
+// answers 401), and returns the status, headers and body exactly as
+// monerod answered. A TLS node's certificate is not verified. Only
+// transport errors fail the test.
 func (n *Node) Raw(t testing.TB, path string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
-	status, h, resp, err := n.do(path, body, 0)
+	c := &http.Client{Timeout: rpcTimeout, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a test harness reading its own node
+	}}
+	resp, err := c.Post(n.URL()+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("monerod %s: %s: %v", n.RPCAddr, path, err)
 	}
-	return status, h, resp
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("monerod %s: %s: %v", n.RPCAddr, path, err)
+	}
+	return resp.StatusCode, resp.Header, b
 }
 
-// rpcTimeout bounds one HTTP exchange; generateblocks of a hundred blocks
-// takes several seconds.
+// rpcTimeout bounds one call; generateblocks of a hundred blocks takes
+// several seconds.
 const rpcTimeout = 2 * time.Minute
 
-func newClient(o Options) (*http.Client, error) {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     30 * time.Second,
+// ClientConns is how many connections the Node's own client keeps open to
+// its node at most: they belong to the test process too, beside those of
+// the code under test.
+const ClientConns = 4
+
+// newClient is the production client (monerod.New) for a node at url
+// started with o: it answers the Digest challenge of a login node, and
+// verifies a TLS node against TLSCAFile, or not at all without one.
+func newClient(url string, o Options) (*monerod.Client, error) {
+	u, err := monerod.ParseAddress(url, 18081)
+	if err != nil {
+		return nil, err
+	}
+	cfg := monerod.Config{URL: u, MaxConnections: ClientConns, UserAgent: "monerodtest"}
+	if o.Login != "" {
+		cfg.User, cfg.Password, _ = strings.Cut(o.Login, ":")
 	}
 	if o.tls() {
-		cfg := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // test harness; TLSCAFile opts in to verification
-		if o.TLSCAFile != "" {
-			pem, err := os.ReadFile(o.TLSCAFile)
-			if err != nil {
-				return nil, err
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s: no certificate found", o.TLSCAFile)
-			}
-			cfg = &tls.Config{RootCAs: pool}
-		}
-		tr.TLSClientConfig = cfg
+		cfg.TLSCAFile = o.TLSCAFile
+		cfg.TLSInsecureSkipVerify = o.TLSCAFile == ""
 	}
-	return &http.Client{Transport: tr}, nil
-}
-
-// do posts body to path. On a login node a Digest challenge is answered on
-// the same TCP connection, because monerod binds a nonce to the connection
-// that received it; a private single-connection transport guarantees that.
-func (n *Node) do(path string, body []byte, timeout time.Duration) (int, http.Header, []byte, error) {
-	if timeout == 0 {
-		timeout = rpcTimeout
-	}
-	n.mu.Lock()
-	client, url, login := n.client, n.URL()+path, n.Opts.Login
-	n.mu.Unlock()
-	if client == nil {
-		return 0, nil, nil, errors.New("node was never started")
-	}
-	if login != "" {
-		tr := client.Transport.(*http.Transport).Clone()
-		tr.MaxConnsPerHost = 1
-		defer tr.CloseIdleConnections()
-		client = &http.Client{Transport: tr}
-	}
-	client = &http.Client{Transport: client.Transport, Timeout: timeout}
-
-	send := func(auth string) (*http.Response, []byte, error) {
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp, b, err
-	}
-	resp, b, err := send("")
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if resp.StatusCode == http.StatusUnauthorized && login != "" {
-		ch, ok := parseDigestChallenge(resp.Header)
-		if !ok {
-			return resp.StatusCode, resp.Header, b, errors.New("401 without a usable Digest challenge")
-		}
-		user, pass, _ := strings.Cut(login, ":")
-		if resp, b, err = send(ch.authorization(user, pass, http.MethodPost, path)); err != nil {
-			return 0, nil, nil, err
-		}
-	}
-	return resp.StatusCode, resp.Header, b, nil
+	return monerod.New(cfg)
 }
 
 // NewTLS writes a fresh CA certificate and a server certificate (with IP
@@ -728,11 +622,4 @@ func NewTLS(t testing.TB) (caFile, certFile, keyFile string) {
 		}
 	}
 	return caFile, certFile, keyFile
-}
-
-// randomHex returns n random bytes, hex encoded.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
+	"github.com/monero-ops/monero_exporter/monerod"
 )
 
 type heightResult struct {
@@ -100,8 +105,13 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("no credentials: HTTP %d, want 401", resp.StatusCode)
 	}
 	// Wrong credentials are refused too.
-	bad := &Node{RPCAddr: n.RPCAddr, Opts: Options{Login: "alice:wrong"}, client: n.client}
-	if err := bad.Call("get_block_count", nil, nil); err == nil || !strings.Contains(err.Error(), "401") {
+	bad, err := newClient(n.URL(), Options{Login: "alice:wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	err = bad.CallJSONRPC(t.Context(), "get_block_count", nil, nil)
+	if !errors.Is(err, monerod.ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong password: err = %v, want HTTP 401", err)
 	}
 }
@@ -178,13 +188,10 @@ func TestStar(t *testing.T) {
 	hub.WaitPeers(t, 1, 30*time.Second)
 	leaf.WaitPeers(t, 1, 30*time.Second)
 	hub.Mine(t, 3)
-	deadline := time.Now().Add(30 * time.Second)
-	for height(t, leaf) != 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("leaf height %d, want 4", height(t, leaf))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, "the leaf at height 4", 30*time.Second, func() (bool, string) {
+		h := height(t, leaf)
+		return h == 4, fmt.Sprintf("height %d", h)
+	})
 }
 
 func TestWallet(t *testing.T) {
@@ -220,7 +227,7 @@ func TestStartReportsBindFailure(t *testing.T) {
 	n := &Node{bin: bin, DataDir: dir, LogFile: filepath.Join(dir, "monerod.out")}
 	t.Cleanup(func() { _ = n.stop() })
 	begin := time.Now()
-	err = n.start(Options{DataDir: dir, RPCPort: l.Addr().(*net.TCPAddr).Port, P2PPort: FreePort(t)})
+	err = n.start(Options{DataDir: dir, RPCPort: l.Addr().(*net.TCPAddr).Port, P2PPort: testenv.FreePort(t)})
 	if err == nil || !isBindError(err) {
 		t.Fatalf("start on a taken port: err = %v, want a bind error", err)
 	}

@@ -1,17 +1,15 @@
 package monerodtest
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/monero-ops/monero_exporter/internal/testenv"
+	"github.com/monero-ops/monero_exporter/monerod"
 )
 
 // CoinbaseUnlock is how many blocks a coinbase output stays locked.
@@ -30,22 +28,16 @@ type Wallet struct {
 	// Address is the primary address of the wallet.
 	Address string
 
-	proc   *process
-	client *http.Client
+	// client speaks JSON-RPC to the wallet: the wallet's protocol is
+	// monerod's, so the production client serves.
+	client *monerod.Client
 }
 
 // RequireWallet returns the path of monero-wallet-rpc, skipping the test
 // when it is missing (failing when env CI is non-empty), like Require.
 func RequireWallet(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("monero-wallet-rpc")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("monero-wallet-rpc not found on PATH (CI is set, so this is an error): %v", err)
-		}
-		t.Skipf("monero-wallet-rpc not found on PATH, skipping (install the Debian package \"monero\"): %v", err)
-	}
-	return p
+	return testenv.RequireTool(t, "monero-wallet-rpc", "monero")
 }
 
 // StartWallet starts monero-wallet-rpc against daemon as a trusted daemon,
@@ -54,13 +46,18 @@ func StartWallet(t testing.TB, daemon *Node) *Wallet {
 	t.Helper()
 	bin := RequireWallet(t)
 	dir := t.TempDir()
-	port := FreePort(t)
+	port := testenv.FreePort(t)
 	w := &Wallet{
 		RPCAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Dir:     dir,
 		LogFile: filepath.Join(dir, "wallet.out"),
-		client:  &http.Client{Timeout: rpcTimeout},
 	}
+	client, err := newClient("http://"+w.RPCAddr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	w.client = client
 	args := []string{
 		"--daemon-address", daemon.RPCAddr, "--trusted-daemon",
 		"--rpc-bind-ip", "127.0.0.1", "--rpc-bind-port", strconv.Itoa(port),
@@ -76,18 +73,17 @@ func StartWallet(t testing.TB, daemon *Node) *Wallet {
 	} else {
 		args = append(args, "--daemon-ssl", "disabled")
 	}
-	p, err := startProcess(bin, args, w.LogFile)
+	p, err := testenv.StartProcess(w.LogFile, bin, args...)
 	if err != nil {
 		t.Fatalf("starting monero-wallet-rpc: %v", err)
 	}
-	w.proc = p
 	t.Cleanup(func() {
-		if err := p.stop(); err != nil {
+		if err := p.Stop(); err != nil {
 			t.Errorf("stopping monero-wallet-rpc: %v", err)
 		}
 	})
-	if err := waitReady(p, func() error { return w.Call("get_version", nil, nil) }, DefaultReadyTimeout); err != nil {
-		t.Fatalf("monero-wallet-rpc: %v\n%s", err, p.tail(40))
+	if err := p.WaitReady(func() error { return w.Call("get_version", nil, nil) }, DefaultReadyTimeout); err != nil {
+		t.Fatalf("monero-wallet-rpc: %v\n%s", err, p.Tail(40))
 	}
 	w.RPC(t, "create_wallet", map[string]any{"filename": "test", "password": "", "language": "English"}, nil)
 	var addr struct {
@@ -101,38 +97,10 @@ func StartWallet(t testing.TB, daemon *Node) *Wallet {
 // Call calls a wallet JSON-RPC method and decodes its result into result
 // (if non-nil), returning transport, HTTP and JSON-RPC errors.
 func (w *Wallet) Call(method string, params, result any) error {
-	req := map[string]any{"jsonrpc": "2.0", "id": "0", "method": method}
-	if params != nil {
-		req["params"] = params
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	resp, err := w.client.Post("http://"+w.RPCAddr+"/json_rpc", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("wallet %s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("wallet %s: %w", method, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("wallet %s: HTTP %d: %s", method, resp.StatusCode, b)
-	}
-	var env struct {
-		Result json.RawMessage `json:"result"`
-		Error  *rpcError       `json:"error"`
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		return fmt.Errorf("wallet %s: decoding %q: %w", method, b, err)
-	}
-	if env.Error != nil {
-		return fmt.Errorf("wallet %s: JSON-RPC error %d: %s", method, env.Error.Code, env.Error.Message)
-	}
-	if result != nil {
-		return json.Unmarshal(env.Result, result)
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	if err := w.client.CallJSONRPC(ctx, method, params, result); err != nil {
+		return fmt.Errorf("wallet %w", err)
 	}
 	return nil
 }

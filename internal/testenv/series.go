@@ -1,6 +1,14 @@
 package testenv
 
-import dto "github.com/prometheus/client_model/go"
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
 
 // Series returns the series of the family name whose labels include the
 // given name, value pairs, or nil when there is none.
@@ -25,6 +33,22 @@ next:
 	return nil
 }
 
+// MustSeries is Series that fails the test when there is no such series.
+func MustSeries(t testing.TB, mfs map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
+	t.Helper()
+	m := Series(mfs, name, labels...)
+	if m == nil {
+		t.Fatalf("%s%v missing", name, labels)
+	}
+	return m
+}
+
+// MustValue is the value of MustSeries.
+func MustValue(t testing.TB, mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	t.Helper()
+	return Value(MustSeries(t, mfs, name, labels...))
+}
+
 // Value is a series' value, whether it is a gauge, a counter or untyped.
 func Value(m *dto.Metric) float64 {
 	switch {
@@ -34,4 +58,26 @@ func Value(m *dto.Metric) float64 {
 		return m.GetUntyped().GetValue()
 	}
 	return m.GetGauge().GetValue()
+}
+
+// ParseExposition parses the text exposition format, by family name.
+func ParseExposition(body string) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(strings.NewReader(body))
+}
+
+// Gather collects c through a pedantic registry, by family name.
+func Gather(t testing.TB, c prometheus.Collector) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]*dto.MetricFamily, len(mfs))
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package monerodtest
+package testenv
 
 import "syscall"
 

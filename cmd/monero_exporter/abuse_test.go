@@ -27,9 +27,6 @@ import (
 // calls than the shared snapshots need, and once the abuse stops the
 // exporter's goroutines and file descriptors return to where they were.
 func TestServerHoldsUnderAbuse(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the abuse test runs for about 20 s")
-	}
 	node := fixtures.NewServer(t, fixtures.Busy, nil)
 	proc, addr := testenv.StartServer(t, 10*time.Second, testenv.ExporterBinary(t), func(addr string) []string {
 		return []string{"--monerod.rpc-url=" + node.URL, "--web.listen-address=" + addr, "--log.level=warn"}
@@ -149,13 +146,13 @@ func TestServerHoldsUnderAbuse(t *testing.T) {
 			t.Errorf("scrape under abuse after %s: %v", time.Since(start).Round(time.Millisecond), err)
 		}
 		scrapes++
-		maxRSS = max(maxRSS, rss(t, pid))
+		maxRSS = max(maxRSS, testenv.RSS(t, pid))
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second - min(time.Since(start), time.Second)):
 		}
 	}
-	maxRSS = max(maxRSS, rss(t, pid))
+	maxRSS = max(maxRSS, testenv.RSS(t, pid))
 	wg.Wait()
 	flood.CloseIdleConnections()
 	connsMu.Lock()

@@ -1,3 +1,5 @@
+//go:build bench
+
 package main
 
 import (
@@ -69,9 +71,6 @@ func startBenchExporter(t *testing.T, bin, rpcURL string, extra ...string) (stri
 // calls, median and p99 latency, the exporter's CPU time, its resident
 // memory and how many collectors succeeded. It asserts nothing about speed.
 func TestBenchMainnet(t *testing.T) {
-	if os.Getenv("MONERO_EXPORTER_BENCH") == "" {
-		t.Skip("set MONERO_EXPORTER_BENCH=1 (make bench) to measure")
-	}
 	scrapes := envInt("BENCH_MAINNET_SCRAPES", 20)
 	sizes := []int{0, 1000, 20000, 100000}
 	if s := os.Getenv("BENCH_MAINNET_POOLS"); s != "" {

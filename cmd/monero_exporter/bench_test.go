@@ -1,3 +1,5 @@
+//go:build bench
+
 package main
 
 import (
@@ -17,16 +19,14 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
+	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
 
 // TestBenchReport is `make bench`: it measures the exporter, built as the
 // real binary and run as its own process, against a regtest monerod, and
 // prints figures. It asserts nothing about speed (machines differ); it runs
-// only when MONERO_EXPORTER_BENCH is set.
+// only with the bench build tag (make bench).
 func TestBenchReport(t *testing.T) {
-	if os.Getenv("MONERO_EXPORTER_BENCH") == "" {
-		t.Skip("set MONERO_EXPORTER_BENCH=1 (make bench) to measure")
-	}
 	monerodtest.Require(t)
 	samples := envInt("BENCH_SAMPLES", 500)
 	loadSeconds := envInt("BENCH_LOAD_SECONDS", 30)
@@ -77,7 +77,7 @@ func benchRegtestOne(t *testing.T, bin benchBinary, node *monerodtest.Node, samp
 	for range 20 { // warm up connections and caches
 		_ = get(base + "/metrics")
 	}
-	idleRSS := rss(t, pid)
+	idleRSS := testenv.RSS(t, pid)
 
 	type row struct {
 		name     string
@@ -129,7 +129,7 @@ func benchRegtestOne(t *testing.T, bin benchBinary, node *monerodtest.Node, samp
 	wg.Wait()
 	cancel()
 	callsUnderLoad := rpcRequests(t, base) - callsBefore
-	loadRSS := rss(t, pid)
+	loadRSS := testenv.RSS(t, pid)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nmonero_exporter bench: %s (%d samples each; regtest monerod on loopback)\n", bin.label, samples)
@@ -183,24 +183,6 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 }
 
 func fmtDur(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/1e6) }
-
-// rss reads a process's resident memory in MiB from /proc.
-func rss(t *testing.T, pid int) float64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
 
 // rpcRequests sums monero_exporter_rpc_requests_total from the exporter.
 func rpcRequests(t *testing.T, base string) float64 {

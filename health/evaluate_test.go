@@ -67,23 +67,31 @@ func runCheckCases(t *testing.T, check string, cases []checkCase) {
 func TestCheckMonerod(t *testing.T) {
 	runCheckCases(t, CheckMonerod, []checkCase{
 		{name: "ok", snap: snap(), status: StatusOK, value: uint64(16), unit: "hard_fork_version"},
-		{name: "unreachable", snap: snap(unreachable), status: StatusUnknown,
-			output: "Cannot determine daemon status: get_info: monerod unreachable: ...", wantErr: true},
+		{
+			name: "unreachable", snap: snap(unreachable), status: StatusUnknown,
+			output: "Cannot determine daemon status: get_info: monerod unreachable: ...", wantErr: true,
+		},
 		{name: "timeout", snap: snap(func(s *snapshot.Snapshot) {
 			s.HardFork, s.HardForkErr = nil, fmt.Errorf("hard_fork_info: %w: context deadline exceeded", monerod.ErrTimeout)
 		}), status: StatusUnknown, output: "Cannot determine daemon status: hard_fork_info: timed out...", wantErr: true},
 		{name: "unauthorized", snap: snap(func(s *snapshot.Snapshot) {
 			s.HardFork, s.HardForkErr = nil, fmt.Errorf("hard_fork_info: %w", monerod.ErrUnauthorized)
 		}), status: StatusUnknown, output: "Cannot determine daemon status: ...", wantErr: true},
-		{name: "status BUSY", snap: snap(hardForkBusy), status: StatusError,
-			output: `Daemon status is not OK: hard_fork_info: bad response from monerod: status "BUSY"`, wantErr: true},
+		{
+			name: "status BUSY", snap: snap(hardForkBusy), status: StatusError,
+			output: `Daemon status is not OK: hard_fork_info: bad response from monerod: status "BUSY"`, wantErr: true,
+		},
 		{name: "JSON-RPC error", snap: snap(func(s *snapshot.Snapshot) {
 			s.HardFork, s.HardForkErr = nil, fmt.Errorf("hard_fork_info: %w: %w", monerod.ErrBadResponse, &monerod.RPCError{Code: -1, Message: "internal"})
 		}), status: StatusError, output: "Daemon status is not OK: ...", wantErr: true},
-		{name: "status field not OK", snap: snap(func(s *snapshot.Snapshot) { s.HardFork.Status = "BUSY" }),
-			status: StatusError, output: `Daemon status is not OK: hard_fork_info: status "BUSY"`, wantErr: true},
-		{name: "hard_fork_info not asked", snap: snap(func(s *snapshot.Snapshot) { s.HardFork = nil }),
-			status: StatusUnknown, output: "Cannot determine daemon status: hard_fork_info was not asked", wantErr: true},
+		{
+			name: "status field not OK", snap: snap(func(s *snapshot.Snapshot) { s.HardFork.Status = "BUSY" }),
+			status: StatusError, output: `Daemon status is not OK: hard_fork_info: status "BUSY"`, wantErr: true,
+		},
+		{
+			name: "hard_fork_info not asked", snap: snap(func(s *snapshot.Snapshot) { s.HardFork = nil }),
+			status: StatusUnknown, output: "Cannot determine daemon status: hard_fork_info was not asked", wantErr: true,
+		},
 		{name: "nil snapshot", snap: nil, status: StatusUnknown, output: "Cannot determine daemon status: no snapshot of monerod", wantErr: true},
 	})
 }
@@ -95,13 +103,19 @@ func TestCheckLastBlock(t *testing.T) {
 	runCheckCases(t, CheckLastBlock, []checkCase{
 		{name: "recent", snap: snap(), status: StatusOK, value: int64(503), unit: "s"},
 		{name: "exactly max age", snap: snap(at(12 * time.Minute)), status: StatusOK, value: int64(720)},
-		{name: "one second past max age", snap: snap(at(12*time.Minute + time.Second)), status: StatusError,
-			output: OutputNoRecentBlocks, value: int64(721), wantErr: true},
+		{
+			name: "one second past max age", snap: snap(at(12*time.Minute + time.Second)), status: StatusError,
+			output: OutputNoRecentBlocks, value: int64(721), wantErr: true,
+		},
 		{name: "stale", snap: snap(stale), status: StatusError, output: OutputNoRecentBlocks, value: int64(2825), wantErr: true},
-		{name: "custom max age", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { c.LastBlockMaxAge = 60 * time.Second },
-			status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
-		{name: "genesis of a fresh chain", snap: snap(func(s *snapshot.Snapshot) { s.LastBlock.Timestamp = 0 }),
-			status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
+		{
+			name: "custom max age", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { c.LastBlockMaxAge = 60 * time.Second },
+			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
+		},
+		{
+			name: "genesis of a fresh chain", snap: snap(func(s *snapshot.Snapshot) { s.LastBlock.Timestamp = 0 }),
+			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
+		},
 		{name: "in the future", snap: snap(at(-5 * time.Minute)), status: StatusOK, value: int64(0)},
 		{name: "sub-second clock does not count", snap: snap(at(12*time.Minute), func(s *snapshot.Snapshot) {
 			s.Time = s.Time.Add(900 * time.Millisecond)
@@ -110,8 +124,19 @@ func TestCheckLastBlock(t *testing.T) {
 		{name: "call failed", snap: snap(func(s *snapshot.Snapshot) {
 			s.LastBlock, s.LastBlockErr = nil, fmt.Errorf("get_last_block_header: %w", monerod.ErrTimeout)
 		}), status: StatusUnknown, output: "Cannot determine last block's age: get_last_block_header: timed out waiting for monerod", wantErr: true},
-		{name: "not asked", snap: snap(func(s *snapshot.Snapshot) { s.LastBlock = nil }), status: StatusUnknown,
-			output: "Cannot determine last block's age: get_last_block_header was not asked", wantErr: true},
+		{
+			name: "not asked", snap: snap(func(s *snapshot.Snapshot) { s.LastBlock = nil }), status: StatusUnknown,
+			output: "Cannot determine last block's age: get_last_block_header was not asked", wantErr: true,
+		},
+		// OFFSET that is not an integer: never compared, as in the old service.
+		{
+			name: "OFFSET not an integer", snap: snap(), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("abc", "") }, status: StatusUnknown,
+			output: "Cannot determine last block's age: invalid literal for int() with base 10: 'abc'", wantErr: true,
+		},
+		{
+			name: "OFFSET not an integer, monerod down", snap: snap(unreachable), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("abc", "") },
+			status: StatusUnknown, output: "Cannot determine last block's age: get_info: monerod unreachable: ...", wantErr: true,
+		},
 	})
 }
 
@@ -122,22 +147,36 @@ func TestCheckPeers(t *testing.T) {
 	runCheckCases(t, CheckPeers, []checkCase{
 		{name: "two synced", snap: snap(), status: StatusOK, value: 2, unit: "peers"},
 		{name: "no peers", snap: snap(noPeers), status: StatusError, output: OutputNoSyncedPeer, value: 0},
-		{name: "peer not in state normal", snap: snap(peers(monerod.Connection{State: "synchronizing", Height: testHeight})),
-			status: StatusError, output: OutputNoSyncedPeer, value: 0},
-		{name: "peer too far behind", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight - 11})),
-			status: StatusError, output: OutputNoSyncedPeer},
-		{name: "peer just within max blocks behind", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight - 10})),
-			status: StatusOK, value: 1},
-		{name: "peer too far ahead", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight + 11})),
-			status: StatusError, output: OutputNoSyncedPeer},
-		{name: "fewer than min peers", snap: snap(), cfg: func(c *Config) { c.MinPeers = 3 },
-			status: StatusError, output: "Node has 2 synced peers, fewer than 3", value: 2},
+		{
+			name: "peer not in state normal", snap: snap(peers(monerod.Connection{State: "synchronizing", Height: testHeight})),
+			status: StatusError, output: OutputNoSyncedPeer, value: 0,
+		},
+		{
+			name: "peer too far behind", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight - 11})),
+			status: StatusError, output: OutputNoSyncedPeer,
+		},
+		{
+			name: "peer just within max blocks behind", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight - 10})),
+			status: StatusOK, value: 1,
+		},
+		{
+			name: "peer too far ahead", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight + 11})),
+			status: StatusError, output: OutputNoSyncedPeer,
+		},
+		{
+			name: "fewer than min peers", snap: snap(), cfg: func(c *Config) { c.MinPeers = 3 },
+			status: StatusError, output: "Node has 2 synced peers, fewer than 3", value: 2,
+		},
 		{name: "min peers 0", snap: snap(noPeers), cfg: func(c *Config) { c.MinPeers = 0 }, status: StatusOK, value: 0},
-		{name: "custom max blocks behind", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight - 3})),
-			cfg: func(c *Config) { c.MaxBlocksBehind = 2 }, status: StatusError, output: OutputNoSyncedPeer},
+		{
+			name: "custom max blocks behind", snap: snap(peers(monerod.Connection{State: "normal", Height: testHeight - 3})),
+			cfg: func(c *Config) { c.MaxBlocksBehind = 2 }, status: StatusError, output: OutputNoSyncedPeer,
+		},
 		{name: "restricted node", snap: snap(restricted), status: StatusWarn, output: OutputPeersRestricted},
-		{name: "restricted flag alone", snap: snap(func(s *snapshot.Snapshot) { s.Info.Restricted = true }),
-			status: StatusWarn, output: OutputPeersRestricted},
+		{
+			name: "restricted flag alone", snap: snap(func(s *snapshot.Snapshot) { s.Info.Restricted = true }),
+			status: StatusWarn, output: OutputPeersRestricted,
+		},
 		{name: "get_connections refused", snap: snap(func(s *snapshot.Snapshot) {
 			s.Connections = nil
 			s.ConnectionsErr = fmt.Errorf("get_connections: %w: JSON-RPC error -32601: Method not found", monerod.ErrMethodNotAvailable)
@@ -174,26 +213,38 @@ func TestCheckSync(t *testing.T) {
 		{name: "synced", snap: snap(), status: StatusOK, value: uint64(0), unit: "blocks"},
 		{name: "target height 0 once synced", snap: snap(target(0)), status: StatusOK, value: uint64(0)},
 		{name: "not synchronized", snap: snap(notSynced), status: StatusError, output: OutputNotSynchronized},
-		{name: "target far ahead", snap: snap(target(testHeight + 11)), status: StatusError,
-			output: OutputPeerFarAhead, value: uint64(11), wantErr: true},
+		{
+			name: "target far ahead", snap: snap(target(testHeight + 11)), status: StatusError,
+			output: OutputPeerFarAhead, value: uint64(11), wantErr: true,
+		},
 		{name: "target just within max", snap: snap(target(testHeight + 10)), status: StatusOK, value: uint64(10)},
-		{name: "peer far ahead", snap: snap(peerAt(testHeight + 500)), status: StatusError,
-			output: OutputPeerFarAhead, value: uint64(500), wantErr: true},
-		{name: "peer far ahead and not synchronized", snap: snap(peerAt(testHeight+500), notSynced), status: StatusError,
-			output: OutputPeerFarAhead, wantErr: true},
+		{
+			name: "peer far ahead", snap: snap(peerAt(testHeight + 500)), status: StatusError,
+			output: OutputPeerFarAhead, value: uint64(500), wantErr: true,
+		},
+		{
+			name: "peer far ahead and not synchronized", snap: snap(peerAt(testHeight+500), notSynced), status: StatusError,
+			output: OutputPeerFarAhead, wantErr: true,
+		},
 		{name: "peer behind", snap: snap(peerAt(testHeight - 500)), status: StatusOK, value: uint64(0)},
-		{name: "custom max blocks behind", snap: snap(target(testHeight + 3)), cfg: func(c *Config) { c.MaxBlocksBehind = 2 },
-			status: StatusError, output: OutputPeerFarAhead, wantErr: true},
+		{
+			name: "custom max blocks behind", snap: snap(target(testHeight + 3)), cfg: func(c *Config) { c.MaxBlocksBehind = 2 },
+			status: StatusError, output: OutputPeerFarAhead, wantErr: true,
+		},
 		{name: "restricted: target height alone", snap: snap(restricted), status: StatusOK},
 		{name: "restricted and behind", snap: snap(restricted, target(testHeight+50)), status: StatusError, output: OutputPeerFarAhead, wantErr: true},
 		{name: "connections not fetched: target height alone", snap: snap(func(s *snapshot.Snapshot) {
 			s.Connections, s.Parts = nil, map[string]snapshot.PartStatus{}
 		}), status: StatusOK},
-		{name: "peers unknown", snap: snap(connErr), status: StatusUnknown,
-			output: "Cannot determine sync status: get_connections: monerod unreachable", wantErr: true},
+		{
+			name: "peers unknown", snap: snap(connErr), status: StatusUnknown,
+			output: "Cannot determine sync status: get_connections: monerod unreachable", wantErr: true,
+		},
 		{name: "peers unknown but not synchronized", snap: snap(connErr, notSynced), status: StatusError, output: OutputNotSynchronized},
-		{name: "peers unknown but target far ahead", snap: snap(connErr, target(testHeight+20)), status: StatusError,
-			output: OutputPeerFarAhead, wantErr: true},
+		{
+			name: "peers unknown but target far ahead", snap: snap(connErr, target(testHeight+20)), status: StatusError,
+			output: OutputPeerFarAhead, wantErr: true,
+		},
 		{name: "unreachable", snap: snap(unreachable), status: StatusUnknown, output: "Cannot determine sync status: ...", wantErr: true},
 	})
 }
@@ -203,12 +254,27 @@ func TestCheckP2P(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	runCheckCases(t, CheckP2P, []checkCase{
 		{name: "open", snap: snap(withP2P(nil)), cfg: withAddr, status: StatusOK, value: int64(3), unit: "ms"},
-		{name: "refused", snap: snap(withP2P(refused)), cfg: withAddr, status: StatusError,
-			output: OutputP2PUnreachable + ": dial tcp: connection refused", wantErr: true},
-		{name: "timeout", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")})), cfg: withAddr,
-			status: StatusError, output: OutputP2PUnreachable + ": ...", wantErr: true},
-		{name: "name does not resolve", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "node.invalid"}})),
-			cfg: withAddr, status: StatusUnknown, output: "Cannot determine P2P status: ...", wantErr: true},
+		{
+			name: "refused", snap: snap(withP2P(refused)), cfg: withAddr, status: StatusError,
+			output: OutputP2PUnreachable + ": dial tcp: connection refused", wantErr: true,
+		},
+		{
+			name: "reset", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNRESET})), cfg: withAddr, status: StatusError,
+			output: OutputP2PUnreachable + ": dial tcp: connection reset by peer", wantErr: true,
+		},
+		// The old service: a refusal fails, any other failure is unknown.
+		{
+			name: "timeout", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")})), cfg: withAddr,
+			status: StatusUnknown, output: "Cannot determine P2P status: ...", wantErr: true,
+		},
+		{
+			name: "no route", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.EHOSTUNREACH})), cfg: withAddr,
+			status: StatusUnknown, output: "Cannot determine P2P status: dial tcp: no route to host", wantErr: true,
+		},
+		{
+			name: "name does not resolve", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "node.invalid"}})),
+			cfg: withAddr, status: StatusUnknown, output: "Cannot determine P2P status: ...", wantErr: true,
+		},
 		{name: "not dialled", snap: snap(), cfg: withAddr, status: StatusUnknown, output: "Cannot determine P2P status: ...", wantErr: true},
 		{name: "monerod RPC down does not matter", snap: snap(unreachable, withP2P(nil)), cfg: withAddr, status: StatusOK},
 	})
@@ -310,10 +376,17 @@ func TestOverall(t *testing.T) {
 		if rep.Overall != StatusError {
 			t.Errorf("overall = %v, want error (peers counts by default)", rep.Overall)
 		}
+		cfg.Checks = []string{CheckMonerod}
 		cfg.P2PAddress = "127.0.0.1:18080"
-		rep = Evaluate(snap(withP2P(errors.New("refused"))), cfg)
+		refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		rep = Evaluate(snap(withP2P(refused)), cfg)
+		if res, _ := rep.Result(CheckP2P); res.Enabled || res.Status != StatusError || rep.Overall != StatusOK {
+			t.Errorf("p2p enabled = %v, status %v, overall = %v; want p2p dialled but not counted", res.Enabled, res.Status, rep.Overall)
+		}
+		cfg.Checks, cfg.ConsiderP2P = nil, true
+		rep = Evaluate(snap(withP2P(refused)), cfg)
 		if res, _ := rep.Result(CheckP2P); !res.Enabled || rep.Overall != StatusError {
-			t.Errorf("p2p enabled = %v, overall = %v; want p2p on by default when its address is set", res.Enabled, rep.Overall)
+			t.Errorf("p2p enabled = %v, overall = %v; want p2p on by default when it is considered", res.Enabled, rep.Overall)
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {

@@ -184,22 +184,16 @@ func healthConfig(maxAge time.Duration, maxAgeSet bool, minPeers int, maxBehind 
 	cfg.LastBlockMaxAge, cfg.MinPeers, cfg.MaxBlocksBehind, cfg.P2PAddress = maxAge, minPeers, maxBehind, p2pAddr
 	offset, unit := os.Getenv("OFFSET"), os.Getenv("OFFSET_UNIT")
 	if !maxAgeSet && (offset != "" || unit != "") {
-		if offset == "" {
-			offset = health.DefaultOffset
-		}
-		if unit == "" {
-			unit = health.DefaultOffsetUnit
-		}
-		d, err := health.ParseOffset(offset, unit)
-		if err != nil {
+		if _, err := cfg.SetOffsetFromEnv(offset, unit); err != nil {
 			return cfg, fmt.Errorf("OFFSET/OFFSET_UNIT: %w", err)
 		}
-		cfg.LastBlockMaxAge, cfg.OffsetUnit = d, unit
 	}
 	if p2pAddr != "" {
 		if _, port, err := net.SplitHostPort(p2pAddr); err != nil || port == "" {
 			return cfg, fmt.Errorf("--health.p2p-address %q must be host:port", p2pAddr)
 		}
+		// As before: a P2P address given is a P2P port counted.
+		cfg.ConsiderP2P = true
 	}
 	var err error
 	if cfg.Checks, err = health.ParseChecks(checks); err != nil {

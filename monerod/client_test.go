@@ -294,7 +294,7 @@ func TestErrorKinds(t *testing.T) {
 		{"garbage body", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "<html>hello") }, ErrBadResponse, "bad_response"},
 		{"truncated JSON", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, okInfo[:40]) }, ErrBadResponse, "bad_response"},
 		{"empty body", func(http.ResponseWriter, *http.Request) {}, ErrBadResponse, "bad_response"},
-		{"HTTP 500", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) }, ErrBadResponse, "bad_response"},
+		{"HTTP 500", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }, ErrBadResponse, "bad_response"},
 		{"HTTP 404", http.NotFound, ErrMethodNotAvailable, "method_not_available"},
 		{"method not found", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"error":{"code":-32601,"message":"Method not found"},"id":"0","jsonrpc":"2.0"}`)
@@ -311,7 +311,7 @@ func TestErrorKinds(t *testing.T) {
 		{"wrong types", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"id":"0","jsonrpc":"2.0","result":{"status":"OK","height":"seven"}}`)
 		}, ErrBadResponse, "bad_response"},
-		{"401 without challenge", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(401) }, ErrUnauthorized, "unauthorized"},
+		{"401 without challenge", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, ErrUnauthorized, "unauthorized"},
 		{"1 GiB body", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"id":"0","jsonrpc":"2.0","result":{"status":"OK","version":"`)
 			chunk := []byte(strings.Repeat("x", 1<<20))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -26,9 +27,15 @@ func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args .
 	return srv, url
 }
 
-func get(t *testing.T, url string, header map[string]string) (*http.Response, []byte) {
+// response is what get keeps of an answer whose body it read and closed.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, url string, header map[string]string) (*response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -42,7 +49,7 @@ func get(t *testing.T, url string, header map[string]string) (*http.Response, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, b
+	return &response{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 func TestMetricsCompressionOnlyWhenEnabledAndAccepted(t *testing.T) {
@@ -86,7 +93,7 @@ func TestMetricsProtobufNegotiated(t *testing.T) {
 	for {
 		var mf dto.MetricFamily
 		if err := dec.Decode(&mf); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			t.Fatal(err)
@@ -145,7 +152,8 @@ func TestConcurrentScrapesShareSnapshot(t *testing.T) {
 }
 
 // Paths the exporter does not serve are 404s, also under /api/v1 (with a
-// JSON error there), and the landing page is at / only.
+// JSON error there), and / is the old service's JSON, or a page for a
+// browser.
 func TestUnknownPathsAre404(t *testing.T) {
 	_, url := fixtureExporter(t, nil)
 	for path, wantType := range map[string]string{
@@ -162,8 +170,11 @@ func TestUnknownPathsAre404(t *testing.T) {
 			t.Errorf("%s: content type %q, body %s", path, resp.Header.Get("Content-Type"), body)
 		}
 	}
-	if resp, body := get(t, url+"/", nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("/metrics")) {
-		t.Errorf("landing page: %d", resp.StatusCode)
+	if resp, body := get(t, url+"/", nil); resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte(`{"result":{"health":`)) {
+		t.Errorf("/ without Accept: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, url+"/", map[string]string{"Accept": "text/html"}); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`href="/metrics"`)) {
+		t.Errorf("/ for a browser: %d %s", resp.StatusCode, body)
 	}
 }
 

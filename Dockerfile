@@ -9,7 +9,10 @@
 #
 # It takes the same flags (as arguments) and environment variables
 # (MONEROD_RPC_URL, MONEROD_RPC_USER, MONEROD_RPC_PASSWORD, HEALTH_*...) as
-# the binary; see monero_exporter --help.
+# the binary; see monero_exporter --help. It also reads the environment of
+# the monero_health_check image it replaces (MONEROD_URL, MONEROD_P2P_PORT,
+# CONSIDER_P2P_STATUS, OFFSET, OFFSET_UNIT, HTTP_TIMEOUT, PORT): see
+# docs/migrating.md.
 
 FROM golang:1.26 AS build
 # The toolchain without the standard-library vulnerabilities of 1.26.8, as

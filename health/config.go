@@ -63,12 +63,21 @@ type Config struct {
 	// node and still count as synced, and how far the best known height
 	// may be ahead of the node's before the sync check fails.
 	MaxBlocksBehind uint64
+	// OffsetEnv is set when LastBlockMaxAge came from the old service's
+	// OFFSET and OFFSET_UNIT (see SetOffsetFromEnv): /api/v1/last_block
+	// then echoes them as it did.
+	OffsetEnv *EnvOffset
 	// P2PAddress, host:port, enables the p2p check. The snapshot must be
 	// built with the same snapshot.Config.P2PAddress, which does the dial.
+	// Its result is always shown in /api/v1/monerod, as the old service
+	// showed it; whether it counts is ConsiderP2P's to say.
 	P2PAddress string
+	// ConsiderP2P counts the p2p check: in the old API's monerod status (the
+	// old service's CONSIDER_P2P_STATUS) and in /health's default checks.
+	ConsiderP2P bool
 	// Checks are the checks /health counts (and that make up the overall
-	// status). Nil means every check but p2p, plus p2p when P2PAddress is
-	// set (see ParseChecks).
+	// status). Nil means every check but p2p, plus p2p with ConsiderP2P
+	// (see ParseChecks).
 	Checks []string
 	// DaemonAddress is the monerod host:port shown in the old API's
 	// messages ("Daemon: '127.0.0.1:18081'."). Credentials in it are
@@ -111,6 +120,9 @@ func (c Config) Validate() error {
 	if c.Checks != nil && len(c.Checks) == 0 {
 		errs = append(errs, errors.New("no health check is enabled"))
 	}
+	if c.ConsiderP2P && c.P2PAddress == "" {
+		errs = append(errs, errors.New("the p2p check counts but no P2P address is set"))
+	}
 	for _, name := range c.Checks {
 		if !slices.Contains(CheckNames(), name) {
 			errs = append(errs, fmt.Errorf("unknown health check %q (known: %s)", name, strings.Join(CheckNames(), ", ")))
@@ -129,7 +141,7 @@ func (c Config) EnabledChecks() []string {
 		return c.Checks
 	}
 	checks := []string{CheckMonerod, CheckLastBlock, CheckPeers, CheckSync}
-	if c.P2PAddress != "" {
+	if c.ConsiderP2P {
 		checks = append(checks, CheckP2P)
 	}
 	return checks
@@ -183,36 +195,127 @@ func OffsetOf(d time.Duration) (int64, string) {
 	return int64(d.Round(time.Microsecond) / time.Microsecond), "microseconds"
 }
 
-// ParseOffset reads the old service's OFFSET and OFFSET_UNIT environment
-// variables into a duration. An empty value means the old default (12,
-// minutes). Unlike the old service, which silently fell back to its default
-// on a bad unit, a bad value is an error: a health check that quietly uses
-// another threshold than the operator wrote is worse than one that does not
-// start.
-func ParseOffset(offset, unit string) (time.Duration, error) {
-	offset, unit = strings.TrimSpace(offset), strings.TrimSpace(unit)
-	if offset == "" {
-		offset = DefaultOffset
+// EnvOffset is the old service's OFFSET and OFFSET_UNIT environment
+// variables, as given.
+type EnvOffset struct {
+	// Offset and Unit are the values as given; empty when unset.
+	Offset, Unit string
+	// Err is set when Offset is not an integer. The old service then never
+	// compared a block's age: its last_block check stayed UNKNOWN with this
+	// error, in Python's own words.
+	Err error
+}
+
+// SetOffsetFromEnv sets the last block's max age from the old service's
+// OFFSET and OFFSET_UNIT (empty means unset), reading them as it did, so that
+// a deployment that ran it runs here unchanged:
+//
+//   - OFFSET is read as Python's int() reads it (spaces around, a sign,
+//     underscores between digits). Not an integer: the last_block check is
+//     UNKNOWN for as long as it runs, with Python's error.
+//   - OFFSET_UNIT is one of OffsetUnits, spelled exactly. Another unit: 12
+//     minutes, whatever OFFSET says.
+//
+// Each of these returns a warning that names the value and what is done
+// instead. An OFFSET of zero or less, or one too long for a time.Duration,
+// is an error: the old service called every block stale, or failed every
+// request, with them.
+func (c *Config) SetOffsetFromEnv(offset, unit string) (warning string, err error) {
+	env := &EnvOffset{Offset: offset, Unit: unit}
+	n, _ := strconv.ParseInt(DefaultOffset, 10, 64)
+	if offset != "" {
+		v, perr := pyInt(offset)
+		switch {
+		case errors.Is(perr, strconv.ErrRange):
+			return "", fmt.Errorf("OFFSET %q is out of range", offset)
+		case perr != nil:
+			env.Err = fmt.Errorf("invalid literal for int() with base 10: %s", pyRepr(offset))
+			c.LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = DefaultLastBlockMaxAge, DefaultOffsetUnit, env
+			return fmt.Sprintf("OFFSET %q is not an integer: the last_block check answers UNKNOWN until it is, as monero_health_check did", offset), nil
+		}
+		n = v
 	}
-	if unit == "" {
-		unit = DefaultOffsetUnit
+	u := unit
+	if u == "" {
+		u = DefaultOffsetUnit
 	}
-	per, ok := unitDuration(unit)
+	per, ok := unitDuration(u)
 	if !ok {
-		return 0, fmt.Errorf("OFFSET_UNIT %q is not one of %s", unit, strings.Join(OffsetUnits(), ", "))
+		c.LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = DefaultLastBlockMaxAge, DefaultOffsetUnit, env
+		return fmt.Sprintf("OFFSET_UNIT %q is not one of %s: using %s %s instead, as monero_health_check did",
+			unit, strings.Join(OffsetUnits(), ", "), DefaultOffset, DefaultOffsetUnit), nil
 	}
-	n, err := strconv.ParseInt(offset, 10, 64)
 	switch {
-	case errors.Is(err, strconv.ErrRange):
-		return 0, fmt.Errorf("OFFSET %q is out of range", offset)
-	case err != nil:
-		return 0, fmt.Errorf("OFFSET %q is not an integer", offset)
 	case n <= 0:
-		return 0, fmt.Errorf("OFFSET %d must be positive", n)
+		return "", fmt.Errorf("OFFSET %d must be positive (monero_health_check called every block stale with it)", n)
 	case n > math.MaxInt64/int64(per):
-		return 0, fmt.Errorf("OFFSET %d %s is too long (the most is %d %s)", n, unit, math.MaxInt64/int64(per), unit)
+		return "", fmt.Errorf("OFFSET %d %s is too long (the most is %d %s)", n, u, math.MaxInt64/int64(per), u)
 	}
-	return time.Duration(n) * per, nil
+	c.LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = time.Duration(n)*per, u, env
+	return "", nil
+}
+
+// pyInt parses s as Python's int(s) does for base 10: surrounding white
+// space, an optional sign, ASCII digits with single underscores between them.
+func pyInt(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		t = t[1:]
+		if t == "" {
+			return 0, strconv.ErrSyntax
+		}
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '_' && i > 0 && i < len(t)-1 && t[i-1] != '_':
+		default:
+			return 0, strconv.ErrSyntax
+		}
+	}
+	if t == "" {
+		return 0, strconv.ErrSyntax
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(s), "_", ""), 10, 64)
+	if err != nil {
+		var numErr *strconv.NumError
+		if errors.As(err, &numErr) {
+			return 0, numErr.Err
+		}
+		return 0, err
+	}
+	return n, nil
+}
+
+// pyRepr quotes s as Python's repr of a str does: single quotes, or double
+// quotes when s holds a single quote and no double quote.
+func pyRepr(s string) string {
+	q := byte('\'')
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		q = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == rune(q):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
+	return b.String()
 }
 
 // ParseChecks reads a comma-separated list of check names, as

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,42 +47,82 @@ func TestStatusStrings(t *testing.T) {
 	}
 }
 
-func TestParseOffset(t *testing.T) {
+func TestSetOffsetFromEnv(t *testing.T) {
+	const units = "weeks, days, hours, minutes, seconds, milliseconds, microseconds"
 	for _, tc := range []struct {
 		offset, unit string
 		want         time.Duration
+		wantUnit     string
+		pyErr        string // EnvOffset.Err: OFFSET is not an integer
+		warning      string
 		err          string
 	}{
-		{"", "", 12 * time.Minute, ""},
-		{"12", "minutes", 12 * time.Minute, ""},
-		{" 12 ", " minutes ", 12 * time.Minute, ""},
-		{"+3", "", 3 * time.Minute, ""},
-		{"30", "", 30 * time.Minute, ""},
-		{"", "hours", 12 * time.Hour, ""},
-		{"2", "weeks", 14 * 24 * time.Hour, ""},
-		{"1", "days", 24 * time.Hour, ""},
-		{"720", "seconds", 12 * time.Minute, ""},
-		{"1500", "milliseconds", 1500 * time.Millisecond, ""},
-		{"7", "microseconds", 7 * time.Microsecond, ""},
-		{"12", "Minutes", 0, `OFFSET_UNIT "Minutes" is not one of weeks, days, hours, minutes, seconds, milliseconds, microseconds`},
-		{"12", "minute", 0, `OFFSET_UNIT "minute" is not one of`},
-		{"12", "nanoseconds", 0, `OFFSET_UNIT "nanoseconds" is not one of`},
-		{"12.5", "minutes", 0, `OFFSET "12.5" is not an integer`},
-		{"12m", "", 0, `OFFSET "12m" is not an integer`},
-		{"twelve", "", 0, `OFFSET "twelve" is not an integer`},
-		{"0", "", 0, "OFFSET 0 must be positive"},
-		{"-5", "", 0, "OFFSET -5 must be positive"},
-		{"99999999999999999999", "", 0, `OFFSET "99999999999999999999" is out of range`},
-		{"100000", "weeks", 0, "OFFSET 100000 weeks is too long (the most is 15250 weeks)"},
+		{offset: "", unit: "", want: 12 * time.Minute, wantUnit: "minutes"},
+		{offset: "12", unit: "minutes", want: 12 * time.Minute, wantUnit: "minutes"},
+		// Python's int() takes spaces, a sign, underscores and leading zeros.
+		{offset: " 12 ", want: 12 * time.Minute, wantUnit: "minutes"},
+		{offset: "+3", want: 3 * time.Minute, wantUnit: "minutes"},
+		{offset: "1_0", want: 10 * time.Minute, wantUnit: "minutes"},
+		{offset: "010", want: 10 * time.Minute, wantUnit: "minutes"},
+		{offset: "30", want: 30 * time.Minute, wantUnit: "minutes"},
+		{unit: "hours", want: 12 * time.Hour, wantUnit: "hours"},
+		{offset: "2", unit: "weeks", want: 14 * 24 * time.Hour, wantUnit: "weeks"},
+		{offset: "2", unit: "days", want: 48 * time.Hour, wantUnit: "days"},
+		{offset: "720", unit: "seconds", want: 12 * time.Minute, wantUnit: "seconds"},
+		{offset: "1500", unit: "milliseconds", want: 1500 * time.Millisecond, wantUnit: "milliseconds"},
+		{offset: "7", unit: "microseconds", want: 7 * time.Microsecond, wantUnit: "microseconds"},
+		// A unit timedelta does not take: 12 minutes, whatever OFFSET says.
+		{
+			offset: "10", unit: "Hours", want: 12 * time.Minute, wantUnit: "minutes",
+			warning: `OFFSET_UNIT "Hours" is not one of ` + units + `: using 12 minutes instead, as monero_health_check did`,
+		},
+		{unit: "fortnights", want: 12 * time.Minute, wantUnit: "minutes", warning: `OFFSET_UNIT "fortnights" is not one of`},
+		{offset: "-5", unit: " minutes", want: 12 * time.Minute, wantUnit: "minutes", warning: `OFFSET_UNIT " minutes" is not one of`},
+		// Not an integer: the check stays UNKNOWN, with Python's words.
+		{
+			offset: "abc", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: 'abc'",
+			warning: `OFFSET "abc" is not an integer: the last_block check answers UNKNOWN until it is, as monero_health_check did`,
+		},
+		{
+			offset: "12.5", unit: "fortnights", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: '12.5'",
+			warning: `OFFSET "12.5" is not an integer`,
+		},
+		{offset: "it's", want: 12 * time.Minute, wantUnit: "minutes", pyErr: `invalid literal for int() with base 10: "it's"`, warning: "OFFSET"},
+		{offset: "1__0", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: '1__0'", warning: "OFFSET"},
+		{offset: "_1", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: '_1'", warning: "OFFSET"},
+		{offset: "-", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: '-'", warning: "OFFSET"},
+		// What the old service could not run with either.
+		{offset: "0", err: "OFFSET 0 must be positive"},
+		{offset: "-5", err: "OFFSET -5 must be positive"},
+		{offset: "99999999999999999999", err: `OFFSET "99999999999999999999" is out of range`},
+		{offset: "100000", unit: "weeks", err: "OFFSET 100000 weeks is too long (the most is 15250 weeks)"},
 	} {
-		got, err := ParseOffset(tc.offset, tc.unit)
-		switch {
-		case tc.err == "" && err != nil:
-			t.Errorf("ParseOffset(%q, %q): %v", tc.offset, tc.unit, err)
-		case tc.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.err)):
-			t.Errorf("ParseOffset(%q, %q) error = %v, want %q", tc.offset, tc.unit, err, tc.err)
-		case got != tc.want:
-			t.Errorf("ParseOffset(%q, %q) = %v, want %v", tc.offset, tc.unit, got, tc.want)
+		name := fmt.Sprintf("OFFSET=%q OFFSET_UNIT=%q", tc.offset, tc.unit)
+		cfg := DefaultConfig()
+		warning, err := cfg.SetOffsetFromEnv(tc.offset, tc.unit)
+		if tc.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+				t.Errorf("%s: error = %v, want %q", name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if cfg.LastBlockMaxAge != tc.want || cfg.OffsetUnit != tc.wantUnit {
+			t.Errorf("%s: max age %v %q, want %v %q", name, cfg.LastBlockMaxAge, cfg.OffsetUnit, tc.want, tc.wantUnit)
+		}
+		if e := cfg.OffsetEnv; e == nil || e.Offset != tc.offset || e.Unit != tc.unit {
+			t.Errorf("%s: OffsetEnv = %+v, want the values as given", name, e)
+		} else if got := errText(e.Err); got != tc.pyErr {
+			t.Errorf("%s: OffsetEnv.Err = %q, want %q", name, got, tc.pyErr)
+		}
+		if (tc.warning == "") != (warning == "") || !strings.HasPrefix(warning, tc.warning) {
+			t.Errorf("%s: warning %q, want %q", name, warning, tc.warning)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", name, err)
 		}
 	}
 }
@@ -113,9 +154,9 @@ func TestOffsetDisplay(t *testing.T) {
 			t.Errorf("Offset(%v, %q) = %d %s, want %d %s", tc.age, tc.unit, n, unit, tc.n, tc.want)
 		}
 		if tc.unit == "" || tc.unit == unit {
-			back, err := ParseOffset(strconv.FormatInt(n, 10), unit)
-			if err != nil || back != tc.age {
-				t.Errorf("ParseOffset(%d, %s) = %v, %v; does not round-trip %v", n, unit, back, err, tc.age)
+			back := DefaultConfig()
+			if _, err := back.SetOffsetFromEnv(strconv.FormatInt(n, 10), unit); err != nil || back.LastBlockMaxAge != tc.age {
+				t.Errorf("SetOffsetFromEnv(%d, %s) = %v, %v; does not round-trip %v", n, unit, back.LastBlockMaxAge, err, tc.age)
 			}
 		}
 	}
@@ -172,6 +213,7 @@ func TestValidate(t *testing.T) {
 		{"empty checks", func(c *Config) { c.Checks = []string{} }, "no health check is enabled"},
 		{"unknown check", func(c *Config) { c.Checks = []string{"disk"} }, `unknown health check "disk"`},
 		{"p2p without address", func(c *Config) { c.Checks = []string{CheckP2P} }, "the p2p check is enabled but no P2P address is set"},
+		{"p2p considered without address", func(c *Config) { c.ConsiderP2P = true }, "the p2p check counts but no P2P address is set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
@@ -193,8 +235,12 @@ func TestEnabledChecks(t *testing.T) {
 		t.Errorf("default checks = %q", got)
 	}
 	cfg.P2PAddress = "node:18080"
+	if got := cfg.EnabledChecks(); !slices.Equal(got, []string{"monerod", "last_block", "peers", "sync"}) {
+		t.Errorf("default checks with a P2P address = %q; it is dialled, not counted", got)
+	}
+	cfg.ConsiderP2P = true
 	if got := cfg.EnabledChecks(); !slices.Equal(got, CheckNames()) {
-		t.Errorf("default checks with a P2P address = %q", got)
+		t.Errorf("default checks considering P2P = %q", got)
 	}
 	cfg.Checks = []string{CheckSync}
 	if got := cfg.EnabledChecks(); !slices.Equal(got, []string{"sync"}) {

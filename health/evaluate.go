@@ -12,8 +12,8 @@ package health
 import (
 	"errors"
 	"fmt"
-	"net"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/monero-ops/monero_exporter/monerod"
@@ -207,6 +207,10 @@ func checkLastBlock(snap *snapshot.Snapshot, cfg Config) Result {
 			err = errors.New("get_last_block_header was not asked")
 		}
 		return unknown(CheckLastBlock, what, err)
+	case cfg.OffsetEnv != nil && cfg.OffsetEnv.Err != nil:
+		// OFFSET is not an integer: the old service never got as far as
+		// comparing, and neither does this.
+		return unknown(CheckLastBlock, what, cfg.OffsetEnv.Err)
 	}
 	age := blockAge(snap)
 	// A block stamped in the future (clock skew) is recent, and its age
@@ -325,22 +329,27 @@ func checkSync(snap *snapshot.Snapshot, cfg Config, peers peerView) Result {
 }
 
 // checkP2P: a TCP connect to the P2P port succeeded within the snapshot's
-// deadline. A name that does not resolve leaves the node untested
-// (unknown), as the old service did for errors other than a refused or
-// broken connection.
+// deadline. As in the old service, a port that refuses (or resets) the
+// connection fails; any other failure (a timeout, no route, a name that does
+// not resolve) leaves the node untested: unknown.
 func checkP2P(snap *snapshot.Snapshot) Result {
-	var dnsErr *net.DNSError
 	switch {
 	case !snap.P2PChecked:
 		return unknown(CheckP2P, "P2P status", errors.New("the P2P port was not dialled (snapshot.Config.P2PAddress is empty)"))
 	case snap.P2PErr == nil:
 		return Result{Check: CheckP2P, Status: StatusOK, ObservedValue: snap.P2PTook.Milliseconds(), ObservedUnit: "ms"}
-	case errors.As(snap.P2PErr, &dnsErr):
-		return unknown(CheckP2P, "P2P status", snap.P2PErr)
-	default:
+	case p2pRefused(snap.P2PErr):
 		return Result{
 			Check: CheckP2P, Status: StatusError, Err: snap.P2PErr,
 			Output: OutputP2PUnreachable + ": " + errText(snap.P2PErr),
 		}
+	default:
+		return unknown(CheckP2P, "P2P status", snap.P2PErr)
 	}
+}
+
+// p2pRefused tells the failures that Python counts as a ConnectionError
+// (refused, reset, aborted): the node's own answer, not a network's silence.
+func p2pRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED)
 }

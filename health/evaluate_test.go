@@ -128,6 +128,15 @@ func TestCheckLastBlock(t *testing.T) {
 			name: "not asked", snap: snap(func(s *snapshot.Snapshot) { s.LastBlock = nil }), status: StatusUnknown,
 			output: "Cannot determine last block's age: get_last_block_header was not asked", wantErr: true,
 		},
+		// OFFSET that is not an integer: never compared, as in the old service.
+		{
+			name: "OFFSET not an integer", snap: snap(), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("abc", "") }, status: StatusUnknown,
+			output: "Cannot determine last block's age: invalid literal for int() with base 10: 'abc'", wantErr: true,
+		},
+		{
+			name: "OFFSET not an integer, monerod down", snap: snap(unreachable), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("abc", "") },
+			status: StatusUnknown, output: "Cannot determine last block's age: get_info: monerod unreachable: ...", wantErr: true,
+		},
 	})
 }
 
@@ -250,8 +259,17 @@ func TestCheckP2P(t *testing.T) {
 			output: OutputP2PUnreachable + ": dial tcp: connection refused", wantErr: true,
 		},
 		{
+			name: "reset", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNRESET})), cfg: withAddr, status: StatusError,
+			output: OutputP2PUnreachable + ": dial tcp: connection reset by peer", wantErr: true,
+		},
+		// The old service: a refusal fails, any other failure is unknown.
+		{
 			name: "timeout", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")})), cfg: withAddr,
-			status: StatusError, output: OutputP2PUnreachable + ": ...", wantErr: true,
+			status: StatusUnknown, output: "Cannot determine P2P status: ...", wantErr: true,
+		},
+		{
+			name: "no route", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.EHOSTUNREACH})), cfg: withAddr,
+			status: StatusUnknown, output: "Cannot determine P2P status: dial tcp: no route to host", wantErr: true,
 		},
 		{
 			name: "name does not resolve", snap: snap(withP2P(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "node.invalid"}})),
@@ -358,10 +376,17 @@ func TestOverall(t *testing.T) {
 		if rep.Overall != StatusError {
 			t.Errorf("overall = %v, want error (peers counts by default)", rep.Overall)
 		}
+		cfg.Checks = []string{CheckMonerod}
 		cfg.P2PAddress = "127.0.0.1:18080"
-		rep = Evaluate(snap(withP2P(errors.New("refused"))), cfg)
+		refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		rep = Evaluate(snap(withP2P(refused)), cfg)
+		if res, _ := rep.Result(CheckP2P); res.Enabled || res.Status != StatusError || rep.Overall != StatusOK {
+			t.Errorf("p2p enabled = %v, status %v, overall = %v; want p2p dialled but not counted", res.Enabled, res.Status, rep.Overall)
+		}
+		cfg.Checks, cfg.ConsiderP2P = nil, true
+		rep = Evaluate(snap(withP2P(refused)), cfg)
 		if res, _ := rep.Result(CheckP2P); !res.Enabled || rep.Overall != StatusError {
-			t.Errorf("p2p enabled = %v, overall = %v; want p2p on by default when its address is set", res.Enabled, rep.Overall)
+			t.Errorf("p2p enabled = %v, overall = %v; want p2p on by default when it is considered", res.Enabled, rep.Overall)
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {

@@ -14,9 +14,11 @@ import (
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
-// Paths the handler serves. Mount it on "/api/v1", "/api/v1/" and
-// PathHealth.
+// Paths the handler serves. Mount it on PathRoot (which then also answers
+// the paths nothing else serves, with a JSON 404), or on "/api/v1",
+// "/api/v1/" and PathHealth.
 const (
+	PathRoot              = "/"
 	PathHealth            = "/health"
 	PathV1                = "/api/v1"
 	PathV1Health          = "/api/v1/health"
@@ -26,11 +28,15 @@ const (
 	PathV1LastBlockHealth = "/api/v1/last_block/health"
 )
 
-// Content types of the two APIs.
+// Content types of the two APIs and of the page at /.
 const (
 	ContentTypeV1     = "application/json"
 	ContentTypeHealth = "application/health+json"
+	ContentTypeHTML   = "text/html; charset=utf-8"
 )
+
+// allowed is what every path answers, as Flask answered OPTIONS.
+const allowed = "GET, HEAD, OPTIONS"
 
 // strictParam is /health's query parameter: "1" answers 200 whatever the
 // status, for probes that read the body rather than the code.
@@ -41,65 +47,84 @@ type Getter interface {
 	Get(ctx context.Context) *snapshot.Snapshot
 }
 
+// Link is an entry of the page at / (a browser's view of it).
+type Link struct {
+	Address, Text string
+}
+
 type handler struct {
 	src     Getter
 	cfg     Config
 	timeout time.Duration
 	logger  *slog.Logger
+	links   []Link
 }
 
-// NewHandler serves /health and the old service's /api/v1 endpoints from
-// snapshots of src, each request asking for one bounded by timeout (the
-// snapshot is shared with whatever else asks at the same moment, such as a
-// scrape of /metrics). cfg should have passed Validate. logger may be nil.
-func NewHandler(src Getter, cfg Config, timeout time.Duration, logger *slog.Logger) http.Handler {
+// NewHandler serves /health, the old service's /api/v1 endpoints and its
+// root, from snapshots of src, each request asking for one bounded by
+// timeout (the snapshot is shared with whatever else asks at the same
+// moment, such as a scrape of /metrics). At / a browser (a request that
+// prefers text/html) gets a page with the node's health check by check and
+// links; anything else gets /api/v1's body, as the old service answered.
+// cfg should have passed Validate. logger may be nil.
+func NewHandler(src Getter, cfg Config, timeout time.Duration, logger *slog.Logger, links ...Link) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &handler{src: src, cfg: cfg, timeout: timeout, logger: logger}
+	return &handler{src: src, cfg: cfg, timeout: timeout, logger: logger, links: links}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The old service answered with or without a trailing slash.
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	known := path == PathHealth
-	switch path {
-	case PathV1, PathV1Health, PathV1Monerod, PathV1MonerodHealth, PathV1LastBlock, PathV1LastBlockHealth:
-		known = true
+	path := r.URL.Path
+	if trimmed := strings.TrimSuffix(path, "/"); trimmed != "" && trimmed != PathRoot {
+		path = trimmed
 	}
-	if !known {
+	switch path {
+	case PathRoot, PathHealth, PathV1, PathV1Health, PathV1Monerod, PathV1MonerodHealth, PathV1LastBlock, PathV1LastBlockHealth:
+	default:
 		h.writeError(w, r, http.StatusNotFound, "No such endpoint: '"+r.URL.Path+"'. Endpoints: "+
-			strings.Join([]string{PathV1, PathV1Health, PathV1Monerod, PathV1MonerodHealth, PathV1LastBlock, PathV1LastBlockHealth, PathHealth}, ", ")+".")
+			strings.Join([]string{PathRoot, PathV1, PathV1Health, PathV1Monerod, PathV1MonerodHealth, PathV1LastBlock, PathV1LastBlockHealth, PathHealth}, ", ")+".")
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		// As Flask answered: 200, the methods, no body.
+		w.Header().Set("Allow", allowed)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	default:
+		w.Header().Set("Allow", allowed)
 		h.writeError(w, r, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed; use GET or HEAD.")
 		return
 	}
-	if path == PathHealth {
+	switch path {
+	case PathHealth:
 		h.serveProbe(w, r)
 		return
+	case PathRoot:
+		w.Header().Add("Vary", "Accept")
+		if prefersHTML(r.Header.Values("Accept")) {
+			h.servePage(w, r)
+			return
+		}
 	}
 	snap, rep := h.evaluate(r)
 	var body any
 	switch path {
-	case PathV1:
-		body = v1Combined{
-			Health:    v1Status{v1Combine(&rep).V1()},
-			LastBlock: v1LastBlockBody(snap, &rep, h.cfg),
-			Monerod:   v1MonerodBody(snap, &rep, h.cfg),
-		}
+	case PathRoot, PathV1:
+		body = v1CombinedBody(snap, &rep, h.cfg)
 	case PathV1Health:
-		body = v1Status{v1Combine(&rep).V1()}
+		body = v1Status{v1Combine(&rep, h.cfg).V1()}
 	case PathV1Monerod:
 		body = v1MonerodBody(snap, &rep, h.cfg)
 	case PathV1MonerodHealth:
-		res, _ := rep.Result(CheckMonerod)
-		body = v1Status{res.Status.V1()}
+		body = v1Status{v1MonerodStatus(&rep, h.cfg).V1()}
 	case PathV1LastBlock:
 		body = v1LastBlockBody(snap, &rep, h.cfg)
 	case PathV1LastBlockHealth:
@@ -107,8 +132,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = v1Status{res.Status.V1()}
 	}
 	// The old service answered 200 whatever the status: its clients
-	// read the body.
-	h.writeJSON(w, r, http.StatusOK, ContentTypeV1, v1Envelope{Result: body})
+	// read the body. Python's json does not escape <, > and &.
+	h.writeJSON(w, r, http.StatusOK, ContentTypeV1, v1Envelope{Result: body}, false)
 }
 
 // evaluate gets a snapshot bounded by the handler's timeout and the
@@ -173,7 +198,7 @@ func (h *handler) serveProbe(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusServiceUnavailable
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	h.writeJSON(w, r, code, ContentTypeHealth, body)
+	h.writeJSON(w, r, code, ContentTypeHealth, body, false)
 }
 
 // newProbeBody builds the body /health answers with for rep, the evaluation
@@ -213,25 +238,33 @@ func orUnknown(s string) string {
 // writeError answers with the old API's error object, the one JSON error
 // shape both APIs share.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, code int, message string) {
+	// HTML stays escaped here: the 404 message repeats the request's path.
 	h.writeJSON(w, r, code, ContentTypeV1, map[string]v1Error{
 		"error": {Error: http.StatusText(code), Message: message},
-	})
+	}, true)
 }
 
 // writeJSON encodes body whole before answering, so that an encoding
 // failure is a 500 rather than half a body.
-func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType string, body any) {
+func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType string, body any, escapeHTML bool) {
 	var buf bytes.Buffer
-	// HTML stays escaped: the 404 message repeats the request's path.
-	if err := json.NewEncoder(&buf).Encode(body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(body); err != nil {
 		h.logger.ErrorContext(r.Context(), "encoding health response", "path", r.URL.Path, "err", err)
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
 		return
 	}
+	h.write(w, r, code, contentType, buf.Bytes())
+}
+
+// write answers with body, or only its headers to a HEAD.
+func (h *handler) write(w http.ResponseWriter, r *http.Request, code int, contentType string, body []byte) {
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(body)
 	}
 }

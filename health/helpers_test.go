@@ -98,3 +98,20 @@ func testConfig() Config {
 	cfg.ExporterVersion = "1.2.3"
 	return cfg
 }
+
+func timedOutRPC(s *snapshot.Snapshot) {
+	*s = snapshot.Snapshot{
+		Time: testTime(),
+		InfoErr: fmt.Errorf("get_info: %w: %w", monerod.ErrTimeout,
+			errors.New(`Post "http://127.0.0.1:18081/json_rpc": context deadline exceeded`)),
+		Parts: map[string]snapshot.PartStatus{},
+	}
+}
+
+func wrongLogin(s *snapshot.Snapshot) {
+	*s = snapshot.Snapshot{
+		Time:    testTime(),
+		InfoErr: fmt.Errorf("get_info: %w", monerod.ErrUnauthorized),
+		Parts:   map[string]snapshot.PartStatus{},
+	}
+}

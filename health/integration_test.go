@@ -93,23 +93,13 @@ func TestIntegrationFreshBlocks(t *testing.T) {
 			t.Errorf("%s = %s, want OK", path, got)
 		}
 	}
-	var lb struct {
-		Result v1LastBlock `json:"result"`
-	}
-	decode(t, serve(t, h, "GET", PathV1LastBlock), &lb)
 	wantTS := time.Unix(hdr.BlockHeader.Timestamp, 0).UTC().Format(v1TimeFormat)
-	if r := lb.Result; !r.BlockRecent || r.Hash != hdr.BlockHeader.Hash || r.BlockTimestamp != wantTS || r.Error != nil ||
-		r.BlockRecentOffset != 12 || r.BlockRecentOffsetUnit != "minutes" {
+	if r := lastBlockOf(t, h); !r.BlockRecent || r.Hash != hdr.BlockHeader.Hash || r.BlockTimestamp != wantTS || r.Error != nil ||
+		r.Offset != float64(12) || r.OffsetUnit != "minutes" {
 		t.Errorf("/api/v1/last_block = %+v, want recent block %s at %s", r, hdr.BlockHeader.Hash, wantTS)
 	}
-	var mon struct {
-		Result struct {
-			Version any `json:"version"`
-		} `json:"result"`
-	}
-	decode(t, serve(t, h, "GET", PathV1Monerod), &mon)
-	if v, ok := mon.Result.Version.(float64); !ok || v < 1 {
-		t.Errorf("/api/v1/monerod version = %v, want the hard-fork version", mon.Result.Version)
+	if v, ok := monerodOf(t, h).Version.(float64); !ok || v < 1 {
+		t.Errorf("/api/v1/monerod version = %v, want the hard-fork version", v)
 	}
 
 	code, p := getProbe(t, h, "/health")
@@ -139,11 +129,7 @@ func TestIntegrationStaleTip(t *testing.T) {
 		if got := v1StatusOf(t, h, PathV1LastBlockHealth); got != "ERROR" {
 			t.Errorf("last_block = %s, want ERROR", got)
 		}
-		var lb struct {
-			Result v1LastBlock `json:"result"`
-		}
-		decode(t, serve(t, h, "GET", PathV1LastBlock), &lb)
-		if e := lb.Result.Error; e == nil || e.Message != "Last block's timestamp is older than '12 [minutes]'." ||
+		if e := lastBlockOf(t, h).Error; e == nil || e.Message != "Last block's timestamp is older than '12 [minutes]'." ||
 			!strings.HasPrefix(e.Error, "Last block's age is '1:00:") {
 			t.Errorf("error = %+v", e)
 		}
@@ -174,12 +160,8 @@ func TestIntegrationStaleTip(t *testing.T) {
 		if got := v1StatusOf(t, h, PathV1LastBlockHealth); got != "ERROR" {
 			t.Errorf("last_block = %s, want ERROR", got)
 		}
-		var lb struct {
-			Result v1LastBlock `json:"result"`
-		}
-		decode(t, serve(t, h, "GET", PathV1LastBlock), &lb)
-		if lb.Result.BlockRecentOffset != 2 || lb.Result.BlockRecentOffsetUnit != "seconds" {
-			t.Errorf("offset shown as %d %s, want 2 seconds", lb.Result.BlockRecentOffset, lb.Result.BlockRecentOffsetUnit)
+		if lb := lastBlockOf(t, h); lb.Offset != float64(2) || lb.OffsetUnit != "seconds" {
+			t.Errorf("offset shown as %v %s, want 2 seconds", lb.Offset, lb.OffsetUnit)
 		}
 	})
 }
@@ -206,15 +188,9 @@ func TestIntegrationNodeDown(t *testing.T) {
 			t.Errorf("%s = %s, want UNKNOWN", path, got)
 		}
 	}
-	var mon struct {
-		Result struct {
-			Error   v1Error
-			Version any `json:"version"`
-		} `json:"result"`
-	}
-	decode(t, serve(t, h, "GET", PathV1Monerod), &mon)
-	if mon.Result.Version != "---" || mon.Result.Error.Message != "Cannot determine daemon status. Daemon: '"+node.RPCAddr+"'." {
-		t.Errorf("/api/v1/monerod = %+v", mon.Result)
+	if m := monerodOf(t, h); m.Version != float64(-1) || m.RPC.Host != node.RPCAddr || m.RPC.Error == nil ||
+		!strings.HasPrefix(m.RPC.Error.Error, "-341: Could not establish a connection, original error: '") {
+		t.Errorf("/api/v1/monerod = %+v", m)
 	}
 	var combined map[string]map[string]json.RawMessage
 	decode(t, serve(t, h, "GET", PathV1), &combined)

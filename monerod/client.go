@@ -346,10 +346,10 @@ func (c *Client) decode(ctx context.Context, resp *http.Response, out any) error
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		drain(resp.Body)
-		return fmt.Errorf("%w: HTTP 404", ErrMethodNotAvailable)
+		return fmt.Errorf("%w: %w", ErrMethodNotAvailable, &HTTPStatusError{StatusCode: resp.StatusCode})
 	case resp.StatusCode != http.StatusOK:
 		drain(resp.Body)
-		return fmt.Errorf("%w: HTTP %d", ErrBadResponse, resp.StatusCode)
+		return fmt.Errorf("%w: %w", ErrBadResponse, &HTTPStatusError{StatusCode: resp.StatusCode})
 	}
 	r := &cappedReader{r: resp.Body, left: c.maxBody}
 	dec := json.NewDecoder(r)

@@ -337,6 +337,11 @@ func TestErrorKinds(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "get_info: ") {
 				t.Fatalf("error %q does not name the method", err)
 			}
+			// The old health API repeats the HTTP code of a refusal.
+			var status *HTTPStatusError
+			if code := map[string]int{"HTTP 500": 500, "HTTP 404": 404}[tt.name]; code != 0 && (!errors.As(err, &status) || status.StatusCode != code) {
+				t.Fatalf("err = %v, want an HTTPStatusError with %d", err, code)
+			}
 		})
 	}
 }

@@ -41,6 +41,15 @@ func (e *RPCError) Error() string {
 	return fmt.Sprintf("JSON-RPC error %d: %s", e.Code, e.Message)
 }
 
+// HTTPStatusError is an HTTP status other than 200 (and 401, which is
+// ErrUnauthorized), for callers that show the code (the old health API
+// repeats it).
+type HTTPStatusError struct {
+	StatusCode int
+}
+
+func (e *HTTPStatusError) Error() string { return fmt.Sprintf("HTTP %d", e.StatusCode) }
+
 // Outcome names the class of err in a few fixed words, for metric labels and
 // logs: success, unreachable, timeout, tls_error, unauthorized,
 // method_not_available, too_large or bad_response.

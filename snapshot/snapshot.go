@@ -132,8 +132,9 @@ type Config struct {
 	Parts []string
 	// Timeout bounds a fetch whose context has no deadline.
 	Timeout time.Duration
-	// P2PAddress, when set, is dialled (TCP) in every snapshot to tell
-	// whether the node's P2P port accepts connections.
+	// P2PAddress, when set, is dialled (TCP over IPv4, at most
+	// P2PDialTimeout) in every snapshot to tell whether the node's P2P port
+	// accepts connections.
 	P2PAddress string
 	// OnRefused, when set, is called once each time a part is first found
 	// refused by the node (for a log line).
@@ -368,12 +369,17 @@ func (s *Source) runPart(ctx context.Context, p part, snap, prev *Snapshot) {
 	snap.setPart(p.name, st)
 }
 
+// P2PDialTimeout bounds the P2P dial, as the older Python service's 5 s
+// socket timeout did, even when the snapshot's own deadline is later.
+const P2PDialTimeout = 5 * time.Second
+
 // dialP2P checks that the node's P2P port accepts a TCP connection, then
-// closes it without speaking: what the older Python service's P2P check did.
+// closes it without speaking: what the older Python service's P2P check did,
+// over IPv4 as its AF_INET socket did.
 func (s *Source) dialP2P(ctx context.Context, snap *Snapshot) {
 	start := time.Now()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.p2pAddr)
+	d := net.Dialer{Timeout: P2PDialTimeout}
+	conn, err := d.DialContext(ctx, "tcp4", s.p2pAddr)
 	if err == nil {
 		_ = conn.Close()
 	}

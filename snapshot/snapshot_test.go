@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -257,6 +258,31 @@ func TestDaemonVersion(t *testing.T) {
 	} {
 		if got := tc.snap.DaemonVersion(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.snap.Info, got, tc.want)
+		}
+	}
+}
+
+// The P2P dial is IPv4 only, as the older service's AF_INET socket was: an
+// IPv6 address is never dialled, even with a listener there.
+func TestP2PDialIPv4(t *testing.T) {
+	srv := fixtures.NewServer(t, "unrestricted", nil)
+	for _, tc := range []struct {
+		network, addr string
+		ok            bool
+	}{
+		{"tcp4", "127.0.0.1:0", true},
+		{"tcp6", "[::1]:0", false},
+	} {
+		l, err := net.Listen(tc.network, tc.addr)
+		if err != nil {
+			t.Logf("%s: %v (no %s here)", tc.addr, err, tc.network)
+			continue
+		}
+		t.Cleanup(func() { l.Close() })
+		src := monerodtest.Source(t, srv.URL, snapshot.Config{P2PAddress: l.Addr().String()})
+		snap := src.Get(t.Context())
+		if !snap.P2PChecked || (snap.P2PErr == nil) != tc.ok {
+			t.Errorf("dial %s: checked=%t err=%v, want success %t", l.Addr(), snap.P2PChecked, snap.P2PErr, tc.ok)
 		}
 	}
 }

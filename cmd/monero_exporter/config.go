@@ -43,6 +43,7 @@ type config struct {
 	memoryLimit      int64    // soft limit for the Go runtime; 0: none
 	collectors       []string // optional parts switched on, sorted
 	health           health.Config
+	warnings         []string // settings not used as given, for the log
 	web              *web.FlagConfig
 	log              *promslog.Config
 }
@@ -68,12 +69,15 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	app.Version(version.Print("monero_exporter"))
 	app.HelpFlag.Short('h')
 
+	var rpcURLSet, timeoutSet, listenSet bool
 	var (
 		rpcURL = app.Flag("monerod.rpc-url",
-			"monerod RPC address: a host (127.0.0.1), host:port, or an http:// or https:// URL. The port defaults to --monerod.rpc-port.").
-			Default("http://127.0.0.1").Envar("MONEROD_RPC_URL").String()
+			"monerod RPC address: a host (127.0.0.1), host:port, or an http:// or https:// URL. The port defaults to --monerod.rpc-port. MONEROD_URL, which monero_health_check read, works too.").
+			Default("http://127.0.0.1").Envar("MONEROD_RPC_URL").IsSetByUser(&rpcURLSet).String()
 		rpcPort = app.Flag("monerod.rpc-port", "monerod RPC port, used when --monerod.rpc-url names none.").
 			Default("18081").Envar("MONEROD_RPC_PORT").Int()
+		p2pPort = app.Flag("monerod.p2p-port", "monerod P2P port on the RPC host, dialled (TCP) in every snapshot for /api/v1/monerod and the p2p check, unless --health.p2p-address names another.").
+			Default("18080").Envar("MONEROD_P2P_PORT").Int()
 		rpcUser = app.Flag("monerod.rpc-user",
 			"User for monerod's --rpc-login (HTTP Digest). The password comes from the environment variable "+passwordEnv+" or --monerod.rpc-password-file, never from a flag.").
 			Envar("MONEROD_RPC_USER").String()
@@ -83,8 +87,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Envar("MONEROD_TLS_CA_FILE").String()
 		skipVerify = app.Flag("monerod.tls-insecure-skip-verify", "Accept any certificate from monerod (its self-made one cannot be verified).").
 				Envar("MONEROD_TLS_INSECURE_SKIP_VERIFY").Bool()
-		timeout = app.Flag("monerod.timeout", "Deadline for asking monerod when the request carries no X-Prometheus-Scrape-Timeout-Seconds header (health endpoints, manual scrapes).").
-			Default("10s").Envar("MONEROD_TIMEOUT").Duration()
+		timeout = app.Flag("monerod.timeout", "Deadline for asking monerod when the request carries no X-Prometheus-Scrape-Timeout-Seconds header (health endpoints, manual scrapes). HTTP_TIMEOUT (seconds), which monero_health_check read, works too.").
+			Default("10s").Envar("MONEROD_TIMEOUT").IsSetByUser(&timeoutSet).Duration()
 		offset = app.Flag("monerod.timeout-offset", "Subtracted from Prometheus's scrape timeout to leave time for sending the answer.").
 			Default("0.25s").Envar("MONEROD_TIMEOUT_OFFSET").Duration()
 		maxConns = app.Flag("monerod.max-connections", "Most connections kept open to monerod. 0 picks 8 for a node on a loopback or private address and 3 otherwise: monerod drops the 26th connection from a private address and the 4th from a public one.").
@@ -109,9 +113,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 				Default(strconv.Itoa(health.DefaultMinPeers)).Envar("HEALTH_MIN_PEERS").Int()
 		maxBehind = app.Flag("health.max-blocks-behind", "A peer this many blocks or fewer from our height counts as synced; the sync check fails past it.").
 				Default(strconv.FormatUint(health.DefaultMaxBlocksBehind, 10)).Envar("HEALTH_MAX_BLOCKS_BEHIND").Uint64()
-		p2pAddr = app.Flag("health.p2p-address", "host:port of monerod's P2P port; when set, the p2p check dials it.").
+		p2pAddr = app.Flag("health.p2p-address", "host:port of monerod's P2P port, when not --monerod.p2p-port on the RPC host; setting it counts the p2p check, as CONSIDER_P2P_STATUS=true does.").
 			Envar("HEALTH_P2P_ADDRESS").String()
-		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p. Default: all but p2p, plus p2p when --health.p2p-address is set.").
+		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p. Default: all but p2p, plus p2p when --health.p2p-address is set or CONSIDER_P2P_STATUS is true.").
 			Envar("HEALTH_CHECKS").String()
 	)
 	collectorFlags := map[string]*bool{}
@@ -120,6 +124,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Default(strconv.FormatBool(c.on)).Bool()
 	}
 	webFlags := kingpinflag.AddFlags(app, ":18091")
+	if f := app.GetFlag("web.listen-address"); f != nil {
+		f.IsSetByUser(&listenSet)
+	}
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
 
@@ -151,12 +158,21 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			cfg.collectors = append(cfg.collectors, c.name)
 		}
 	}
+	if err := cfg.applyLegacyEnv(rpcURL, rpcURLSet, *rpcPort, timeoutSet, listenSet); err != nil {
+		return nil, err
+	}
 	if cfg.rpcURL, err = monerod.ParseAddress(*rpcURL, *rpcPort); err != nil {
 		return nil, fmt.Errorf("--monerod.rpc-url: %w", err)
 	}
-	if cfg.health, err = healthConfig(*maxAge, maxAgeSet, *minPeers, *maxBehind, *p2pAddr, *checks); err != nil {
+	if *p2pPort < 1 || *p2pPort > 65535 {
+		return nil, fmt.Errorf("--monerod.p2p-port must be 1 to 65535, got %d", *p2pPort)
+	}
+	defaultP2P := net.JoinHostPort(cfg.rpcURL.Hostname(), strconv.Itoa(*p2pPort))
+	var warnings []string
+	if cfg.health, warnings, err = healthConfig(*maxAge, maxAgeSet, *minPeers, *maxBehind, *p2pAddr, defaultP2P, *checks); err != nil {
 		return nil, err
 	}
+	cfg.warnings = append(cfg.warnings, warnings...)
 	cfg.health.DaemonAddress = cfg.rpcURL.Host
 	cfg.health.ExporterVersion = version.Version
 	if cfg.rpcPassword, err = readPassword(*passwordFile); err != nil {
@@ -188,37 +204,79 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 
 // healthConfig builds the checks' thresholds. The last block's max age comes
 // from the flag when given, else from the older service's OFFSET/OFFSET_UNIT
-// pair when either is set, else the default.
-func healthConfig(maxAge time.Duration, maxAgeSet bool, minPeers int, maxBehind uint64, p2pAddr, checks string) (health.Config, error) {
+// pair when either is set, else the default. The P2P port dialled is p2pAddr
+// when set (which counts the p2p check, as before), else defaultP2P;
+// CONSIDER_P2P_STATUS, when set, says whether it counts. It returns the
+// warnings of values not used as given.
+func healthConfig(maxAge time.Duration, maxAgeSet bool, minPeers int, maxBehind uint64, p2pAddr, defaultP2P, checks string) (health.Config, []string, error) {
 	cfg := health.DefaultConfig()
-	cfg.LastBlockMaxAge, cfg.MinPeers, cfg.MaxBlocksBehind, cfg.P2PAddress = maxAge, minPeers, maxBehind, p2pAddr
+	cfg.LastBlockMaxAge, cfg.MinPeers, cfg.MaxBlocksBehind, cfg.P2PAddress = maxAge, minPeers, maxBehind, defaultP2P
+	var warnings []string
 	offset, unit := os.Getenv("OFFSET"), os.Getenv("OFFSET_UNIT")
 	if !maxAgeSet && (offset != "" || unit != "") {
-		if offset == "" {
-			offset = health.DefaultOffset
-		}
-		if unit == "" {
-			unit = health.DefaultOffsetUnit
-		}
-		d, err := health.ParseOffset(offset, unit)
+		w, err := cfg.SetOffsetFromEnv(offset, unit)
 		if err != nil {
-			return cfg, fmt.Errorf("OFFSET/OFFSET_UNIT: %w", err)
+			return cfg, nil, fmt.Errorf("OFFSET/OFFSET_UNIT: %w", err)
 		}
-		cfg.LastBlockMaxAge, cfg.OffsetUnit = d, unit
+		if w != "" {
+			warnings = append(warnings, w)
+		}
 	}
 	if p2pAddr != "" {
 		if _, port, err := net.SplitHostPort(p2pAddr); err != nil || port == "" {
-			return cfg, fmt.Errorf("--health.p2p-address %q must be host:port", p2pAddr)
+			return cfg, nil, fmt.Errorf("--health.p2p-address %q must be host:port", p2pAddr)
+		}
+		cfg.P2PAddress, cfg.ConsiderP2P = p2pAddr, true
+	}
+	if consider, set, w := considerP2PFromEnv(); set {
+		cfg.ConsiderP2P = consider
+		if w != "" {
+			warnings = append(warnings, w)
 		}
 	}
 	var err error
 	if cfg.Checks, err = health.ParseChecks(checks); err != nil {
-		return cfg, fmt.Errorf("--health.checks: %w", err)
+		return cfg, nil, fmt.Errorf("--health.checks: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("health settings: %w", err)
+		return cfg, nil, fmt.Errorf("health settings: %w", err)
 	}
-	return cfg, nil
+	return cfg, warnings, nil
+}
+
+// applyLegacyEnv reads what monero_health_check's image was configured with
+// where no flag of ours says otherwise (see legacyenv.go): MONEROD_URL into
+// rpcURL, HTTP_TIMEOUT and PORT into the config.
+func (cfg *config) applyLegacyEnv(rpcURL *string, rpcURLSet bool, rpcPort int, timeoutSet, listenSet bool) error {
+	if !rpcURLSet {
+		u, err := rpcURLFromEnv(*rpcURL, rpcPort, func(s string, port int) (string, error) {
+			u, err := monerod.ParseAddress(s, port)
+			if err != nil {
+				return "", err
+			}
+			return u.String(), nil
+		})
+		if err != nil {
+			return err
+		}
+		*rpcURL = u
+	}
+	if !timeoutSet {
+		var w string
+		if cfg.timeout, w = timeoutFromEnv(cfg.timeout); w != "" {
+			cfg.warnings = append(cfg.warnings, w)
+		}
+	}
+	if !listenSet {
+		addr, ok, err := listenAddressFromEnv()
+		if err != nil {
+			return err
+		}
+		if ok {
+			*cfg.web.WebListenAddresses = []string{addr}
+		}
+	}
+	return nil
 }
 
 // collectorDefaults lists the optional collectors in the order they are

@@ -67,7 +67,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad telemetry path", args: []string{"--web.telemetry-path=metrics"}, wantErr: "start with '/'"},
 		{name: "health defaults", check: func(t *testing.T, c *config) {
 			if c.health.LastBlockMaxAge != 12*time.Minute || c.health.MinPeers != 1 || c.health.MaxBlocksBehind != 10 ||
-				c.health.DaemonAddress != "127.0.0.1:18081" || c.health.Checks != nil {
+				c.health.DaemonAddress != "127.0.0.1:18081" || c.health.Checks != nil || c.health.OffsetEnv != nil ||
+				c.health.P2PAddress != "127.0.0.1:18080" || c.health.ConsiderP2P || len(c.warnings) != 0 {
 				t.Fatalf("%+v", c.health)
 			}
 		}},
@@ -86,17 +87,122 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("%+v", c.health)
 			}
 		}},
-		{name: "bad OFFSET_UNIT", env: map[string]string{"OFFSET_UNIT": "fortnights"}, wantErr: "OFFSET"},
-		{name: "non-integer OFFSET", env: map[string]string{"OFFSET": "1.5"}, wantErr: "OFFSET"},
-		{name: "bad max age", args: []string{"--health.last-block-max-age=-1m"}, wantErr: "positive"},
-		{name: "unknown check", args: []string{"--health.checks=monerod,nope"}, wantErr: "nope"},
-		{name: "p2p check without address", args: []string{"--health.checks=p2p"}, wantErr: "P2P address"},
-		{name: "bad p2p address", args: []string{"--health.p2p-address=nowhere"}, wantErr: "host:port"},
-		{name: "p2p address enables check", args: []string{"--health.p2p-address=127.0.0.1:18080"}, check: func(t *testing.T, c *config) {
-			if got := c.health.EnabledChecks(); len(got) != 5 {
-				t.Fatalf("checks %v", got)
+		// What monero_health_check started with, this starts with too, and
+		// says once what it does instead.
+		{name: "bad OFFSET_UNIT", env: map[string]string{"OFFSET": "10", "OFFSET_UNIT": "fortnights"}, check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != 12*time.Minute || len(c.warnings) != 1 ||
+				!strings.HasPrefix(c.warnings[0], `OFFSET_UNIT "fortnights" is not one of`) || !strings.Contains(c.warnings[0], "using 12 minutes") {
+				t.Fatalf("%+v, warnings %q", c.health, c.warnings)
 			}
 		}},
+		{name: "non-integer OFFSET", env: map[string]string{"OFFSET": "1.5"}, check: func(t *testing.T, c *config) {
+			if c.health.OffsetEnv == nil || c.health.OffsetEnv.Err == nil || len(c.warnings) != 1 ||
+				!strings.HasPrefix(c.warnings[0], `OFFSET "1.5" is not an integer`) {
+				t.Fatalf("%+v, warnings %q", c.health, c.warnings)
+			}
+		}},
+		{name: "OFFSET zero", env: map[string]string{"OFFSET": "0"}, wantErr: "OFFSET 0 must be positive"},
+		{name: "bad max age", args: []string{"--health.last-block-max-age=-1m"}, wantErr: "positive"},
+		{name: "unknown check", args: []string{"--health.checks=monerod,nope"}, wantErr: "nope"},
+		{name: "bad p2p address", args: []string{"--health.p2p-address=nowhere"}, wantErr: "host:port"},
+		{name: "p2p address enables check", args: []string{"--health.p2p-address=10.0.0.9:18080"}, check: func(t *testing.T, c *config) {
+			if got := c.health.EnabledChecks(); len(got) != 5 || c.health.P2PAddress != "10.0.0.9:18080" || !c.health.ConsiderP2P {
+				t.Fatalf("checks %v, %+v", got, c.health)
+			}
+		}},
+		// The P2P port is always dialled, as the old service did: on the
+		// RPC host, MONEROD_P2P_PORT or 18080; it counts only when asked.
+		{name: "p2p dialled by default, not counted", env: map[string]string{"MONEROD_URL": "node.example"}, check: func(t *testing.T, c *config) {
+			if c.health.P2PAddress != "node.example:18080" || c.health.ConsiderP2P || len(c.health.EnabledChecks()) != 4 {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "MONEROD_P2P_PORT", env: map[string]string{"MONEROD_P2P_PORT": "28080", "MONEROD_RPC_URL": "http://[::1]:28081"}, check: func(t *testing.T, c *config) {
+			if c.health.P2PAddress != "[::1]:28080" {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "bad MONEROD_P2P_PORT", env: map[string]string{"MONEROD_P2P_PORT": "0"}, wantErr: "--monerod.p2p-port must be 1 to 65535"},
+		{name: "p2p check alone", args: []string{"--health.checks=p2p"}, check: func(t *testing.T, c *config) {
+			if c.health.P2PAddress != "127.0.0.1:18080" {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "CONSIDER_P2P_STATUS yes", env: map[string]string{"CONSIDER_P2P_STATUS": "YES"}, check: func(t *testing.T, c *config) {
+			if !c.health.ConsiderP2P || len(c.health.EnabledChecks()) != 5 || len(c.warnings) != 0 {
+				t.Fatalf("%+v %q", c.health, c.warnings)
+			}
+		}},
+		{name: "CONSIDER_P2P_STATUS off wins over the address", args: []string{"--health.p2p-address=10.0.0.9:18080"}, env: map[string]string{"CONSIDER_P2P_STATUS": "off"}, check: func(t *testing.T, c *config) {
+			if c.health.ConsiderP2P {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "CONSIDER_P2P_STATUS not a truth value", env: map[string]string{"CONSIDER_P2P_STATUS": "maybe"}, check: func(t *testing.T, c *config) {
+			if c.health.ConsiderP2P || len(c.warnings) != 1 || !strings.HasPrefix(c.warnings[0], `CONSIDER_P2P_STATUS "maybe" is not one of`) {
+				t.Fatalf("%+v %q", c.health, c.warnings)
+			}
+		}},
+		// monero_health_check read MONEROD_URL; its README said MONEROD_RPC_URL.
+		{name: "MONEROD_URL", env: map[string]string{"MONEROD_URL": "10.0.0.5", "MONEROD_RPC_PORT": "18089"}, check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "http://10.0.0.5:18089" || c.health.DaemonAddress != "10.0.0.5:18089" {
+				t.Fatalf("url %s", c.rpcURL)
+			}
+		}},
+		{name: "MONEROD_URL and MONEROD_RPC_URL alike", env: map[string]string{"MONEROD_URL": "10.0.0.5", "MONEROD_RPC_URL": "http://10.0.0.5:18081"}, check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "http://10.0.0.5:18081" {
+				t.Fatalf("url %s", c.rpcURL)
+			}
+		}},
+		{
+			name: "MONEROD_URL and MONEROD_RPC_URL differ", env: map[string]string{"MONEROD_URL": "10.0.0.5", "MONEROD_RPC_URL": "10.0.0.6"},
+			wantErr: "MONEROD_URL (http://10.0.0.5:18081) and MONEROD_RPC_URL (http://10.0.0.6:18081) name different monerods: set only one of them",
+		},
+		{
+			name: "MONEROD_URL differs from a bad MONEROD_RPC_URL", env: map[string]string{"MONEROD_URL": "10.0.0.5", "MONEROD_RPC_URL": "u:hunter2@x"},
+			wantErr: "MONEROD_URL and MONEROD_RPC_URL are both set and differ",
+		},
+		{name: "flag wins over MONEROD_URL", args: []string{"--monerod.rpc-url=10.0.0.7"}, env: map[string]string{"MONEROD_URL": "10.0.0.5", "MONEROD_RPC_URL": "10.0.0.6"}, check: func(t *testing.T, c *config) {
+			if c.rpcURL.String() != "http://10.0.0.7:18081" {
+				t.Fatalf("url %s", c.rpcURL)
+			}
+		}},
+		{name: "HTTP_TIMEOUT", env: map[string]string{"HTTP_TIMEOUT": "2.5"}, check: func(t *testing.T, c *config) {
+			if c.timeout != 2500*time.Millisecond {
+				t.Fatalf("timeout %v", c.timeout)
+			}
+		}},
+		{name: "MONEROD_TIMEOUT wins over HTTP_TIMEOUT", env: map[string]string{"HTTP_TIMEOUT": "2", "MONEROD_TIMEOUT": "3s"}, check: func(t *testing.T, c *config) {
+			if c.timeout != 3*time.Second {
+				t.Fatalf("timeout %v", c.timeout)
+			}
+		}},
+		{name: "flag wins over HTTP_TIMEOUT", args: []string{"--monerod.timeout=4s"}, env: map[string]string{"HTTP_TIMEOUT": "2"}, check: func(t *testing.T, c *config) {
+			if c.timeout != 4*time.Second {
+				t.Fatalf("timeout %v", c.timeout)
+			}
+		}},
+		{name: "bad HTTP_TIMEOUT", env: map[string]string{"HTTP_TIMEOUT": "soon"}, check: func(t *testing.T, c *config) {
+			if c.timeout != 10*time.Second || len(c.warnings) != 1 || !strings.HasPrefix(c.warnings[0], `HTTP_TIMEOUT "soon" is not a number of seconds`) {
+				t.Fatalf("timeout %v, warnings %q", c.timeout, c.warnings)
+			}
+		}},
+		{name: "listen port", check: func(t *testing.T, c *config) {
+			if got := *c.web.WebListenAddresses; len(got) != 1 || got[0] != ":18091" {
+				t.Fatalf("listen %q", got)
+			}
+		}},
+		{name: "PORT", env: map[string]string{"PORT": "18092"}, check: func(t *testing.T, c *config) {
+			if got := *c.web.WebListenAddresses; len(got) != 1 || got[0] != ":18092" {
+				t.Fatalf("listen %q", got)
+			}
+		}},
+		{name: "flag wins over PORT", args: []string{"--web.listen-address=127.0.0.1:9000"}, env: map[string]string{"PORT": "18092"}, check: func(t *testing.T, c *config) {
+			if got := *c.web.WebListenAddresses; len(got) != 1 || got[0] != "127.0.0.1:9000" {
+				t.Fatalf("listen %q", got)
+			}
+		}},
+		{name: "bad PORT", env: map[string]string{"PORT": "http"}, wantErr: `PORT "http" is not a port number`},
 		{name: "negative peers", args: []string{"--health.min-peers=-1"}, wantErr: "negative"},
 		{name: "collectors", args: []string{"--no-collector.txpool", "--collector.peerlist"}, check: func(t *testing.T, c *config) {
 			if strings.Join(c.collectors, ",") != "last_block,connections,net,peerlist,bans,mining,fee" {
@@ -108,6 +214,14 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// The machine's own environment must not decide (a PORT is
+			// common); empty is unset for every variable read.
+			for _, k := range []string{
+				"MONEROD_URL", "MONEROD_RPC_URL", "MONEROD_RPC_PORT", "MONEROD_P2P_PORT", "CONSIDER_P2P_STATUS",
+				"HTTP_TIMEOUT", "MONEROD_TIMEOUT", "PORT", "OFFSET", "OFFSET_UNIT", "HEALTH_P2P_ADDRESS", "HEALTH_CHECKS",
+			} {
+				t.Setenv(k, "")
+			}
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}

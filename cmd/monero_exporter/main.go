@@ -51,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.memoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.memoryLimit)
 	}
+	for _, w := range cfg.warnings {
+		logger.Warn("setting not used as given", "reason", w)
+	}
 
 	handler, err := newHandler(cfg, logger)
 	if err != nil {
@@ -117,7 +120,14 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Parts: cfg.collectors, Health: &cfg.health})
-	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger)
+	// The links of the page that / shows a browser.
+	links := []health.Link{
+		{Address: cfg.metricsPath, Text: "Metrics"},
+		{Address: health.PathHealth, Text: "Health (probe: 200 or 503)"},
+		{Address: health.PathV1, Text: "Health, JSON API of monero_health_check"},
+		{Address: "/-/healthy", Text: "Exporter liveness"},
+	}
+	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger, links...)
 
 	// The exporter's own metrics: build info, Go runtime, process, the RPC
 	// calls it sent and promhttp's own counters.
@@ -144,21 +154,9 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 		_, _ = io.WriteString(w, "Healthy\n")
 	})
 	if cfg.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Monero Exporter",
-			Description: "Prometheus exporter and health checks for monerod",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: cfg.metricsPath, Text: "Metrics"},
-				{Address: health.PathHealth, Text: "Health (probe: 200 or 503)"},
-				{Address: health.PathV1, Text: "Health, JSON API of monero_health_check"},
-				{Address: "/-/healthy", Text: "Exporter liveness"},
-			},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("landing page: %w", err)
-		}
-		mux.Handle("/", landing)
+		// As monero_health_check: / is /api/v1's JSON, except to a browser,
+		// which gets the node's checks and the links above.
+		mux.Handle(health.PathRoot, healthHandler)
 	}
 	return mux, nil
 }

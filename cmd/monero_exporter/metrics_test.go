@@ -179,7 +179,8 @@ func TestConcurrentScrapesShareSnapshot(t *testing.T) {
 }
 
 // Paths the exporter does not serve are 404s, also under /api/v1 (with a
-// JSON error there), and the landing page is at / only.
+// JSON error there), and / is the old service's JSON, or a page for a
+// browser.
 func TestUnknownPathsAre404(t *testing.T) {
 	_, url := fixtureExporter(t, nil)
 	for path, wantType := range map[string]string{
@@ -196,7 +197,10 @@ func TestUnknownPathsAre404(t *testing.T) {
 			t.Errorf("%s: content type %q, body %s", path, resp.Header.Get("Content-Type"), body)
 		}
 	}
-	if resp, body := get(t, url+"/", nil); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("/metrics")) {
-		t.Errorf("landing page: %d", resp.StatusCode)
+	if resp, body := get(t, url+"/", nil); resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte(`{"result":{"health":`)) {
+		t.Errorf("/ without Accept: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, url+"/", map[string]string{"Accept": "text/html"}); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`href="/metrics"`)) {
+		t.Errorf("/ for a browser: %d %s", resp.StatusCode, body)
 	}
 }

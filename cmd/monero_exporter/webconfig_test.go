@@ -90,7 +90,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		{"/api/v1", []int{200}, `"monerod"`},
 		{"/api/v1/health", []int{200}, `"status"`},
 		{"/-/healthy", []int{200}, "Healthy"},
-		{"/", []int{200}, "/metrics"},
+		{"/", []int{200}, `"monerod"`},
 	}
 	for _, ep := range endpoints {
 		url := "https://" + addr + ep.path

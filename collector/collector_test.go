@@ -14,7 +14,7 @@ import (
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
-func newCollector(t testing.TB, url string, parts ...string) *Collector {
+func newCollector(t testing.TB, url string, names ...string) *Collector {
 	t.Helper()
 	u, err := monerod.ParseAddress(url, 18081)
 	if err != nil {
@@ -25,11 +25,15 @@ func newCollector(t testing.TB, url string, parts ...string) *Collector {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	src, err := snapshot.New(snapshot.Config{Client: c, Parts: parts})
+	fetch, err := SnapshotCollectors(names, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(src, Options{Timeout: 5 * time.Second, Parts: parts})
+	src, err := snapshot.New(snapshot.Config{Client: c, Collectors: fetch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(src, Options{Timeout: 5 * time.Second, Collectors: names})
 }
 
 // Values as recorded from a real unrestricted regtest node (see
@@ -101,7 +105,7 @@ func TestCollectUnrestricted(t *testing.T) {
 
 func TestCollectRestrictedLeavesMaskedFieldsOut(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
-	c := newCollector(t, srv.URL, snapshot.PartConnections)
+	c := newCollector(t, srv.URL, "connections")
 	got := families(t, c)
 	for _, name := range []string{"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
 		"monero_rpc_connections", "monero_peerlist_entries", "monero_peers", "monero_alt_blocks", "monero_update_available"} {
@@ -116,7 +120,7 @@ monero_node_info{nettype="fakechain",restricted="true",version="rpc-3.10"} 1
 # HELP monero_up 1 when monerod answered get_info in this scrape, else 0 (and the node metrics are absent).
 # TYPE monero_up gauge
 monero_up 1
-# HELP monero_scrape_collector_skipped 1 when the part was not asked because the node does not offer it (restricted RPC), else 0.
+# HELP monero_scrape_collector_skipped 1 when the collector was not asked because the node does not offer what it needs (restricted RPC), else 0.
 # TYPE monero_scrape_collector_skipped gauge
 monero_scrape_collector_skipped{collector="connections"} 1
 monero_scrape_collector_skipped{collector="info"} 0
@@ -159,10 +163,10 @@ monero_rpc_call_success{method="get_info"} 0
 func TestLastBlockAgeNeverNegative(t *testing.T) {
 	now := time.Now()
 	snap := &snapshot.Snapshot{
-		Time:      now,
-		Info:      &monerod.Info{},
-		LastBlock: &monerod.BlockHeader{Timestamp: now.Add(time.Hour).Unix()}, // a clock ahead of ours
-		Parts:     map[string]snapshot.PartStatus{},
+		Time:       now,
+		Info:       &monerod.Info{},
+		LastBlock:  &monerod.BlockHeader{Timestamp: now.Add(time.Hour).Unix()}, // a clock ahead of ours
+		Collectors: map[string]snapshot.CollectorStatus{},
 	}
 	ch := make(chan prometheus.Metric, 100)
 	(&Collector{}).Emit(ch, snap)
@@ -185,7 +189,7 @@ func TestLastBlockAgeNeverNegative(t *testing.T) {
 func TestLint(t *testing.T) {
 	for _, set := range []string{"unrestricted", "restricted"} {
 		srv := fixtures.NewServer(t, set, nil)
-		problems, err := testutil.CollectAndLint(newCollector(t, srv.URL, snapshot.PartConnections))
+		problems, err := testutil.CollectAndLint(newCollector(t, srv.URL, "connections"))
 		if err != nil {
 			t.Fatal(err)
 		}

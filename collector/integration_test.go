@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 // TestIntegrationBreadthMatchesNode fills a real regtest node's pool with
 // wallet transfers, mines some into a block, and checks each collector's
 // values against what monerod answers directly.
-func TestIntegrationBreadthMatchesNode(t *testing.T) {
+func TestIntegrationCollectorsMatchNode(t *testing.T) {
 	monerodtest.Require(t)
 	monerodtest.RequireWallet(t)
 	node := monerodtest.Start(t, monerodtest.Options{})
@@ -27,7 +26,7 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 		wallet.Transfer(t, monerodtest.DonationAddress, uint64(i+1)*1e11)
 	}
 
-	c := newCollector(t, node.URL(), snapshot.PartNames()...)
+	c := newCollector(t, node.URL(), Names()...)
 	mfs := families(t, c)
 	n := 0
 	for name := range mfs {
@@ -143,24 +142,24 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range snapshot.PartNames() {
+	for _, p := range Names() {
 		if metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
 			t.Errorf("collector %s failed on an unrestricted node", p)
 		}
 	}
 }
 
-func TestIntegrationRestrictedSkipsRefusedParts(t *testing.T) {
+func TestIntegrationRestrictedSkipsRefusedCollectors(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
-	c := newCollector(t, node.URL(), snapshot.PartNames()...)
+	c := newCollector(t, node.URL(), Names()...)
 	for range 2 {
 		mfs := families(t, c)
 		if metric(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
 			t.Fatal("restricted node reported down")
 		}
-		for _, p := range snapshot.PartNames() {
+		for _, p := range Names() {
 			skipped := metric(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue()
 			ok := metric(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue()
 			wantSkipped := map[string]bool{"connections": true, "net": true, "peerlist": true, "bans": true, "rpc_access": true, "mining": true}[p]

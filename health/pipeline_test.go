@@ -24,7 +24,7 @@ import (
 const recordedMaxAge = 100 * 365 * 24 * time.Hour
 
 // newSource builds a snapshot source for a monerod at rawURL that fetches
-// the connections part, and dials p2p when set.
+// the connections collector's data, and dials p2p when set.
 func newSource(t *testing.T, rawURL, p2p string) *snapshot.Source {
 	t.Helper()
 	u, err := monerod.ParseAddress(rawURL, 18081)
@@ -36,7 +36,7 @@ func newSource(t *testing.T, rawURL, p2p string) *snapshot.Source {
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	src, err := snapshot.New(snapshot.Config{Client: client, Parts: []string{snapshot.PartConnections}, P2PAddress: p2p, Timeout: 2 * time.Second})
+	src, err := snapshot.New(snapshot.Config{Client: client, Collectors: []snapshot.Collector{snapshot.Connections}, P2PAddress: p2p, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

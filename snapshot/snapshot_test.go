@@ -159,14 +159,14 @@ func TestJoinerWithShortDeadlineReturnsInTime(t *testing.T) {
 
 func TestRestrictedNodeIsNotAskedWhatItRefuses(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
-	src := newSource(t, srv.URL, Config{Parts: []string{PartConnections}})
+	src := newSource(t, srv.URL, Config{Collectors: []Collector{Connections}})
 	for range 3 {
 		snap := src.Get(t.Context())
 		if !snap.Up() || !snap.Info.Restricted {
 			t.Fatalf("snapshot: %+v", snap)
 		}
-		if st := snap.Parts[PartConnections]; !st.Skipped || st.Err != nil {
-			t.Fatalf("connections part on a restricted node: %+v", st)
+		if st := snap.Collectors[Connections.Name]; !st.Skipped || st.Err != nil {
+			t.Fatalf("connections on a restricted node: %+v", st)
 		}
 		if snap.Version == nil {
 			t.Fatal("no get_version on a restricted node")
@@ -180,22 +180,22 @@ func TestRestrictedNodeIsNotAskedWhatItRefuses(t *testing.T) {
 	}
 }
 
-func TestRefusedPartSkippedAfterFirstRefusal(t *testing.T) {
+func TestRefusedCollectorSkippedAfterFirstRefusal(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
 		"get_connections": serveFixture(t, fixtures.Errors, "method_not_found", nil),
 	})
 	var refusals atomic.Int64
 	src := newSource(t, srv.URL, Config{
-		Parts:     []string{PartConnections},
-		OnRefused: func(string, error) { refusals.Add(1) },
+		Collectors: []Collector{Connections},
+		OnRefused:  func(string, error) { refusals.Add(1) },
 	})
 	for range 4 {
 		snap := src.Get(t.Context())
-		if st := snap.Parts[PartConnections]; !st.Skipped || st.Err != nil {
-			t.Fatalf("refused part: %+v, want skipped without error", st)
+		if st := snap.Collectors[Connections.Name]; !st.Skipped || st.Err != nil {
+			t.Fatalf("refused collector: %+v, want skipped without error", st)
 		}
 		if !snap.Up() {
-			t.Fatal("a refused part made the node look down")
+			t.Fatal("a refused collector made the node look down")
 		}
 	}
 	if srv.Calls("get_connections") != 1 || refusals.Load() != 1 {
@@ -207,13 +207,13 @@ func TestUnreachableNode(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", nil)
 	url := srv.URL
 	srv.Close()
-	src := newSource(t, url, Config{Parts: []string{PartConnections}, P2PAddress: strings.TrimPrefix(url, "http://")})
+	src := newSource(t, url, Config{Collectors: []Collector{Connections}, P2PAddress: strings.TrimPrefix(url, "http://")})
 	snap := src.Get(t.Context())
 	if snap.Up() || !errors.Is(snap.InfoErr, monerod.ErrUnreachable) {
 		t.Fatalf("up=%t err=%v", snap.Up(), snap.InfoErr)
 	}
-	if st := snap.Parts[PartInfo]; st.Err == nil {
-		t.Fatal("info part reported success")
+	if st := snap.Collectors[InfoCollector]; st.Err == nil {
+		t.Fatal("info reported success")
 	}
 	if !snap.P2PChecked || snap.P2PErr == nil {
 		t.Fatalf("p2p dial to a closed port: checked=%t err=%v", snap.P2PChecked, snap.P2PErr)
@@ -224,15 +224,24 @@ func TestUnreachableNode(t *testing.T) {
 	}
 }
 
-func TestNewRejectsUnknownPart(t *testing.T) {
-	if _, err := New(Config{Client: &monerod.Client{}, Parts: []string{"nope"}}); err == nil {
-		t.Fatal("unknown part accepted")
+func TestNewRejectsBadCollectors(t *testing.T) {
+	fetch := Connections.Fetch
+	for name, cs := range map[string][]Collector{
+		"no name":             {{Fetch: fetch}},
+		"no fetch":            {{Name: "x"}},
+		"tip-bound, no carry": {{Name: "x", Fetch: fetch, TipBound: true}},
+		"twice":               {Connections, Connections},
+		"named info":          {{Name: InfoCollector, Fetch: fetch}},
+	} {
+		if _, err := New(Config{Client: &monerod.Client{}, Collectors: cs}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 
-// A node restarted without --restricted-rpc has its parts asked in the very
-// first snapshot that sees it unrestricted.
-func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
+// A node restarted without --restricted-rpc has its collectors asked in the
+// very first snapshot that sees it unrestricted.
+func TestRestrictionLiftedAsksCollectorsAtOnce(t *testing.T) {
 	restricted := fixtures.Load(t, fixtures.Restricted, "get_info")
 	open := fixtures.Load(t, fixtures.Unrestricted, "get_info")
 	var lifted atomic.Bool
@@ -245,14 +254,14 @@ func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
 			_, _ = w.Write(restricted)
 		},
 	})
-	src := newSource(t, srv.URL, Config{Parts: []string{PartConnections}})
+	src := newSource(t, srv.URL, Config{Collectors: []Collector{Connections}})
 	src.Get(t.Context())
-	if snap := src.Get(t.Context()); !snap.Parts[PartConnections].Skipped || srv.Calls("get_connections") != 0 {
+	if snap := src.Get(t.Context()); !snap.Collectors[Connections.Name].Skipped || srv.Calls("get_connections") != 0 {
 		t.Fatal("connections asked of a restricted node")
 	}
 	lifted.Store(true)
 	snap := src.Get(t.Context())
-	if st := snap.Parts[PartConnections]; st.Skipped || st.Err != nil || snap.Connections == nil {
+	if st := snap.Collectors[Connections.Name]; st.Skipped || st.Err != nil || snap.Connections == nil {
 		t.Fatalf("first unrestricted snapshot: connections %+v", st)
 	}
 	if srv.Calls("get_connections") != 1 {

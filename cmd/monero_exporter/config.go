@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/monerod"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 const passwordEnv = "MONEROD_RPC_PASSWORD"
@@ -40,7 +40,7 @@ type config struct {
 	metricsPath      string
 	compression      bool
 	maxRequests      int
-	collectors       []string // optional parts switched on, sorted
+	collectors       []string // optional collectors switched on, sorted by name
 	health           health.Config
 	web              *web.FlagConfig
 	log              *promslog.Config
@@ -111,10 +111,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p. Default: all but p2p, plus p2p when --health.p2p-address is set.").
 			Envar("HEALTH_CHECKS").String()
 	)
+	// One flag per registered collector, as node_exporter does.
 	collectorFlags := map[string]*bool{}
-	for _, c := range collectorDefaults {
-		collectorFlags[c.name] = app.Flag("collector."+c.name, fmt.Sprintf("The %s collector: %s.", c.name, c.help)).
-			Default(strconv.FormatBool(c.on)).Bool()
+	for _, d := range collector.Definitions() {
+		collectorFlags[d.Name] = app.Flag("collector."+d.Name, d.Help()).Default(strconv.FormatBool(d.Default)).Bool()
 	}
 	webFlags := kingpinflag.AddFlags(app, ":18091")
 	logCfg := &promslog.Config{}
@@ -142,9 +142,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		web:              webFlags,
 		log:              logCfg,
 	}
-	for _, c := range collectorDefaults {
-		if *collectorFlags[c.name] {
-			cfg.collectors = append(cfg.collectors, c.name)
+	for _, name := range collector.Names() {
+		if *collectorFlags[name] {
+			cfg.collectors = append(cfg.collectors, name)
 		}
 	}
 	if cfg.rpcURL, err = monerod.ParseAddress(*rpcURL, *rpcPort); err != nil {
@@ -215,25 +215,6 @@ func healthConfig(maxAge time.Duration, maxAgeSet bool, minPeers int, maxBehind 
 		return cfg, fmt.Errorf("health settings: %w", err)
 	}
 	return cfg, nil
-}
-
-// collectorDefaults lists the optional collectors in the order they are
-// documented, with what they ask of monerod. "info" is always on: monero_up
-// and the health checks need it.
-var collectorDefaults = []struct {
-	name string
-	on   bool
-	help string
-}{
-	{snapshot.PartTxPool, true, "get_transaction_pool_stats every scrape; get_transaction_pool when the pool changed"},
-	{snapshot.PartLastBlock, true, "get_block and get_transactions when the tip changes"},
-	{snapshot.PartConnections, true, "get_connections; unrestricted nodes"},
-	{snapshot.PartNet, true, "get_net_stats; unrestricted nodes"},
-	{snapshot.PartPeerList, false, "get_peer_list; unrestricted nodes"},
-	{snapshot.PartBans, true, "get_bans; unrestricted nodes"},
-	{snapshot.PartRPCAccess, false, "rpc_access_tracking; unrestricted nodes"},
-	{snapshot.PartMining, true, "mining_status; unrestricted nodes"},
-	{snapshot.PartFee, true, "get_fee_estimate when the tip changes"},
 }
 
 // readPassword takes the password from a file or from the environment, never

@@ -98,7 +98,7 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "negative peers", args: []string{"--health.min-peers=-1"}, wantErr: "negative"},
 		{name: "collectors", args: []string{"--no-collector.txpool", "--collector.peerlist"}, check: func(t *testing.T, c *config) {
-			if strings.Join(c.collectors, ",") != "last_block,connections,net,peerlist,bans,mining,fee" {
+			if strings.Join(c.collectors, ",") != "bans,connections,fee,last_block,mining,net,peerlist" {
 				t.Fatalf("collectors %v", c.collectors)
 			}
 		}},

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
 )
@@ -103,7 +104,11 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	node.Mine(t, 5)
 	// Every collector on, the off-by-default ones too, so that the golden
 	// file lists every family the mixin may use.
-	url, _ := startExporter(t, "--monerod.rpc-url="+node.URL(), "--collector.peerlist", "--collector.rpc_access")
+	args := []string{"--monerod.rpc-url=" + node.URL()}
+	for _, d := range collector.Definitions() {
+		args = append(args, "--collector."+d.Name)
+	}
+	url, _ := startExporter(t, args...)
 	body, mfs := scrape(t, url, nil)
 
 	var info struct {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -95,24 +94,23 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 	// The snapshot fetches what the collectors show and what the checks read.
-	parts := slices.Clone(cfg.collectors)
-	if checks := cfg.health.EnabledChecks(); (slices.Contains(checks, health.CheckPeers) || slices.Contains(checks, health.CheckSync)) &&
-		!slices.Contains(parts, snapshot.PartConnections) {
-		parts = append(parts, snapshot.PartConnections)
+	fetch, err := collector.SnapshotCollectors(cfg.collectors, &cfg.health)
+	if err != nil {
+		return nil, err
 	}
 	source, err := snapshot.New(snapshot.Config{
 		Client:     client,
-		Parts:      parts,
+		Collectors: fetch,
 		P2PAddress: cfg.health.P2PAddress,
 		Timeout:    cfg.timeout,
-		OnRefused: func(part string, err error) {
-			logger.Info("monerod refuses a part of the scrape; skipping it from now on", "part", part, "err", err)
+		OnRefused: func(name string, err error) {
+			logger.Info("monerod refuses what a collector asks; skipping it from now on", "collector", name, "err", err)
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Parts: cfg.collectors, Health: &cfg.health})
+	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Collectors: cfg.collectors, Health: &cfg.health})
 	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger)
 
 	// The exporter's own metrics: build info, Go runtime, process, the RPC

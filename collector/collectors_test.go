@@ -10,7 +10,6 @@ import (
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 // raw decodes a fixture generically, independent of the monerod package's
@@ -44,7 +43,7 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs
 
 func TestTxPoolCollector(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	mfs := families(t, newCollector(t, srv.URL, snapshot.PartTxPool))
+	mfs := families(t, newCollector(t, srv.URL, "txpool"))
 	stats := raw(t, fixtures.Busy, "/get_transaction_pool_stats")["pool_stats"].(map[string]any)
 	for name, want := range map[string]float64{
 		"monero_tx_pool_size_bytes":                 num(stats["bytes_total"]),
@@ -93,7 +92,7 @@ func TestTxPoolCollector(t *testing.T) {
 
 func TestTxPoolFullListOnlyWhenPoolChanges(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	c := newCollector(t, srv.URL, snapshot.PartTxPool)
+	c := newCollector(t, srv.URL, "txpool")
 	for range 3 {
 		families(t, c)
 	}
@@ -107,7 +106,7 @@ func TestTxPoolFullListOnlyWhenPoolChanges(t *testing.T) {
 
 func TestLastBlockCollector(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	c := newCollector(t, srv.URL, snapshot.PartLastBlock)
+	c := newCollector(t, srv.URL, "last_block")
 	mfs := families(t, c)
 	var fees, inputs, outputs, sizes float64
 	txs := raw(t, fixtures.Busy, "/get_transactions")["txs"].([]any)
@@ -156,7 +155,7 @@ func TestLastBlockCollector(t *testing.T) {
 
 func TestConnectionsCollector(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	mfs := families(t, newCollector(t, srv.URL, snapshot.PartConnections))
+	mfs := families(t, newCollector(t, srv.URL, "connections"))
 	conns := raw(t, fixtures.Busy, "get_connections")["connections"].([]any)
 	height := num(raw(t, fixtures.Busy, "get_info")["height"])
 	want := map[[2]string]float64{}
@@ -189,8 +188,8 @@ func TestConnectionsCollector(t *testing.T) {
 
 func TestSmallCollectors(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	mfs := families(t, newCollector(t, srv.URL, snapshot.PartNet, snapshot.PartBans, snapshot.PartMining, snapshot.PartFee,
-		snapshot.PartRPCAccess, snapshot.PartPeerList))
+	mfs := families(t, newCollector(t, srv.URL, "net", "bans", "mining", "fee",
+		"rpc_access", "peerlist"))
 	net := raw(t, fixtures.Busy, "/get_net_stats")
 	mining := raw(t, fixtures.Busy, "/mining_status")
 	fee := raw(t, fixtures.Busy, "get_fee_estimate")
@@ -251,9 +250,9 @@ func TestSmallCollectors(t *testing.T) {
 
 func asList(v any) []any { l, _ := v.([]any); return l }
 
-func TestRestrictedNodeSkipsRefusedParts(t *testing.T) {
+func TestRestrictedNodeSkipsRefusedCollectors(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Restricted, nil)
-	all := snapshot.PartNames()
+	all := Names()
 	c := newCollector(t, srv.URL, all...)
 	for range 2 {
 		mfs := families(t, c)

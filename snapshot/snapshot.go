@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,12 +53,19 @@ type Snapshot struct {
 	TxPool      []monerod.PoolTx // fetched again only when TxPoolStats change
 	Block       *monerod.Block   // the tip, when the last_block collector is on
 	BlockTxs    []monerod.Tx     // the tip's transactions
-	NetStats    *monerod.NetStats
-	PeerList    *monerod.PeerList
-	Bans        []monerod.Ban
-	RPCAccess   []monerod.RPCAccess
-	Mining      *monerod.MiningStatus
-	Fee         *monerod.FeeEstimate
+	// Blocks are the headers from the previous snapshot's tip to this
+	// one's, oldest first, each the parent of the next (last_block
+	// collector): Blocks[0], seen before, is the parent of the first new
+	// block; then every block since (a bounded number: the latest ones).
+	// Only the tip on the first snapshot and while the tip is the same.
+	// Observers (Source.Observe) see each new block here first.
+	Blocks    []monerod.BlockHeader
+	NetStats  *monerod.NetStats
+	PeerList  *monerod.PeerList
+	Bans      []monerod.Ban
+	RPCAccess []monerod.RPCAccess
+	Mining    *monerod.MiningStatus
+	Fee       *monerod.FeeEstimate
 
 	// P2PErr is the result of a TCP connect to the node's P2P port (nil
 	// on success), meaningful only when P2PChecked.
@@ -150,6 +158,8 @@ type Source struct {
 
 	refusedMu sync.Mutex
 	refused   map[string]bool // collectors the node refused
+
+	observers []func(*Snapshot) // guarded by mu
 }
 
 type flight struct {
@@ -273,8 +283,26 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	snap.Took = time.Since(snap.Time)
 	if snap.Info != nil {
 		s.prev = snap
+		s.mu.Lock()
+		observers := s.observers
+		s.mu.Unlock()
+		for _, fn := range observers {
+			fn(snap)
+		}
 	}
 	return snap
+}
+
+// Observe makes fn see every snapshot in which monerod answered get_info,
+// once, when it is complete and before any Get returns it, whoever asked
+// for it (a scrape or a health probe). Snapshots are built one at a time,
+// in order, so fn is never called concurrently with itself. That is where
+// events (a new block) are counted: once each, however many requests share
+// the snapshot that shows them. fn must not call Get.
+func (s *Source) Observe(fn func(*Snapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observers = append(slices.Clone(s.observers), fn)
 }
 
 // fetchTip fills what changes only with the tip (the last block header, the

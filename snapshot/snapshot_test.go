@@ -286,3 +286,58 @@ func TestDaemonVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveSeesEachSnapshotOnce: an observer sees every snapshot in which
+// monerod answered, once, before any Get returns it, however many Gets
+// share it; not the snapshots of a node that did not answer.
+func TestObserveSeesEachSnapshotOnce(t *testing.T) {
+	gate := make(chan struct{})
+	var down atomic.Bool
+	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
+		"get_info": func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			serveFixture(t, "unrestricted", "get_info", func() { <-gate })(w, r)
+		},
+	})
+	src := newSource(t, srv.URL, Config{})
+	var mu sync.Mutex
+	seen := map[*Snapshot]int{}
+	src.Observe(func(s *Snapshot) {
+		mu.Lock()
+		seen[s]++
+		mu.Unlock()
+	})
+	var wg sync.WaitGroup
+	snaps := make([]*Snapshot, 10)
+	for i := range snaps {
+		wg.Go(func() {
+			snaps[i] = src.Get(t.Context())
+			mu.Lock()
+			defer mu.Unlock()
+			if seen[snaps[i]] != 1 {
+				t.Errorf("Get returned a snapshot observed %d times", seen[snaps[i]])
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // let every Get join
+	close(gate)
+	wg.Wait()
+	src.Get(t.Context())
+	down.Store(true)
+	if src.Get(t.Context()).Up() {
+		t.Fatal("the node should be down")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Fatalf("%d snapshots observed, want 2 (shared, then the next; not the failed one)", len(seen))
+	}
+	for s, n := range seen {
+		if n != 1 || !s.Up() {
+			t.Errorf("snapshot observed %d times, up %t", n, s.Up())
+		}
+	}
+}

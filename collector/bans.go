@@ -12,15 +12,16 @@ import (
 // The bans collector: the hosts the node bans.
 
 var (
-	bansDesc         = desc("bans", "Hosts banned by the node, from get_bans.")
-	banRemainingDesc = desc("ban_remaining_seconds", "Time left on each ban, from get_bans.")
+	bansDesc            = desc("bans", "Hosts banned by the node, from get_bans.")
+	banRemainingMinDesc = desc("ban_remaining_min_seconds", "Time left on the ban that ends first, from get_bans. Absent without bans.")
+	banRemainingMaxDesc = desc("ban_remaining_max_seconds", "Time left on the ban that ends last, from get_bans. Absent without bans.")
 )
 
 func init() {
 	registerCollector(Definition{
 		Name:    "bans",
 		Default: true,
-		Summary: "the hosts the node bans and the time left on their bans",
+		Summary: "how many hosts the node bans, and the shortest and longest time left on a ban",
 		Snapshot: snapshot.Collector{
 			Methods:          []string{monerod.MethodGetBans},
 			UnrestrictedOnly: true,
@@ -29,7 +30,7 @@ func init() {
 				return err
 			},
 		},
-		descs: []*prometheus.Desc{bansDesc, banRemainingDesc},
+		descs: []*prometheus.Desc{bansDesc, banRemainingMinDesc, banRemainingMaxDesc},
 		emit:  emitBans,
 	})
 }
@@ -38,10 +39,14 @@ func emitBans(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	if s.Bans == nil {
 		return
 	}
-	left := make([]float64, 0, len(s.Bans))
-	for _, b := range s.Bans {
-		left = append(left, float64(b.Seconds))
-	}
 	ch <- gauge(bansDesc, float64(len(s.Bans)))
-	ch <- histogram(banRemainingDesc, banBuckets, left)
+	if len(s.Bans) == 0 {
+		return
+	}
+	lo, hi := s.Bans[0].Seconds, s.Bans[0].Seconds
+	for _, b := range s.Bans[1:] {
+		lo, hi = min(lo, b.Seconds), max(hi, b.Seconds)
+	}
+	ch <- gauge(banRemainingMinDesc, float64(lo))
+	ch <- gauge(banRemainingMaxDesc, float64(hi))
 }

@@ -109,6 +109,7 @@ type Collector struct {
 	source  *snapshot.Source
 	timeout time.Duration
 	defs    []*Definition  // optional collectors whose metrics are emitted
+	events  []events       // their metrics of events, shared by every copy
 	health  *health.Config // nil: no health metrics
 }
 
@@ -127,12 +128,23 @@ type Options struct {
 	Health *health.Config
 }
 
-// New returns a Collector reading snapshots from source.
+// New returns a Collector reading snapshots from source. The metrics of
+// events (the block histograms) observe every snapshot source builds from
+// now on; make one Collector per source.
 func New(source *snapshot.Source, opts Options) *Collector {
 	c := &Collector{source: source, timeout: opts.Timeout, health: opts.Health}
 	for _, name := range opts.Collectors {
-		if d := registry[name]; d != nil {
-			c.defs = append(c.defs, d)
+		d := registry[name]
+		if d == nil {
+			continue
+		}
+		c.defs = append(c.defs, d)
+		if d.newEvents != nil {
+			e := d.newEvents()
+			c.events = append(c.events, e)
+			if source != nil {
+				source.Observe(e.observe)
+			}
 		}
 	}
 	return c
@@ -154,6 +166,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		for _, d := range def.descs {
 			ch <- d
 		}
+	}
+	for _, e := range c.events {
+		e.Describe(ch)
 	}
 	if c.health != nil {
 		ch <- healthStatusDesc
@@ -191,7 +206,8 @@ func emitScrape(ch chan<- prometheus.Metric, snap *snapshot.Snapshot, took time.
 }
 
 // Emit sends the metrics of one snapshot, except monero_up and the scrape
-// duration, which belong to the request (Collect sends them).
+// duration, which belong to the request (Collect sends them), and the
+// histograms of the events observed so far.
 func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	for _, call := range snap.Calls {
 		ch <- gauge(rpcSuccessDesc, b2f(call.Err == nil), call.Method)
@@ -219,6 +235,9 @@ func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	}
 	for _, def := range c.defs {
 		def.emit(ch, snap)
+	}
+	for _, e := range c.events {
+		e.Collect(ch)
 	}
 	if c.health != nil {
 		emitHealth(ch, health.Evaluate(snap, *c.health))

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
@@ -78,18 +79,22 @@ monero_block_weight_limit_bytes 600000
 func TestCollectUnrestricted(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", nil)
 	c := newCollector(t, srv.URL)
-	names := []string{"monero_up", "monero_height", "monero_target_height", "monero_synchronized", "monero_offline",
+	names := []string{
+		"monero_up", "monero_height", "monero_target_height", "monero_synchronized", "monero_offline",
 		"monero_difficulty", "monero_node_info", "monero_peers", "monero_hard_fork_version",
-		"monero_last_block_transactions", "monero_block_weight_limit_bytes"}
+		"monero_last_block_transactions", "monero_block_weight_limit_bytes",
+	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(unrestrictedWant), names...); err != nil {
 		t.Fatal(err)
 	}
 	// Every unrestricted-only family is there.
 	got := families(t, c)
-	for _, name := range []string{"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
+	for _, name := range []string{
+		"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
 		"monero_rpc_connections", "monero_peerlist_entries", "monero_alt_blocks", "monero_update_available",
 		"monero_last_block_age_seconds", "monero_last_block_reward_xmr", "monero_transactions_total",
-		"monero_scrape_duration_seconds", "monero_rpc_call_success", "monero_scrape_collector_success"} {
+		"monero_scrape_duration_seconds", "monero_rpc_call_success", "monero_scrape_collector_success",
+	} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s missing", name)
 		}
@@ -107,8 +112,10 @@ func TestCollectRestrictedLeavesMaskedFieldsOut(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
 	c := newCollector(t, srv.URL, "connections")
 	got := families(t, c)
-	for _, name := range []string{"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
-		"monero_rpc_connections", "monero_peerlist_entries", "monero_peers", "monero_alt_blocks", "monero_update_available"} {
+	for _, name := range []string{
+		"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
+		"monero_rpc_connections", "monero_peerlist_entries", "monero_peers", "monero_alt_blocks", "monero_update_available",
+	} {
 		if _, ok := got[name]; ok {
 			t.Errorf("%s exported from a restricted node, which masks it", name)
 		}
@@ -186,10 +193,15 @@ func TestLastBlockAgeNeverNegative(t *testing.T) {
 	t.Fatal("no monero_last_block_age_seconds")
 }
 
+// TestLint runs promlint over every collector's metrics, health's too, on
+// each recorded node.
 func TestLint(t *testing.T) {
-	for _, set := range []string{"unrestricted", "restricted"} {
+	for _, set := range []string{fixtures.Unrestricted, fixtures.Restricted, fixtures.Busy} {
 		srv := fixtures.NewServer(t, set, nil)
-		problems, err := testutil.CollectAndLint(newCollector(t, srv.URL, "connections"))
+		c := newCollector(t, srv.URL, Names()...)
+		hc := health.DefaultConfig()
+		c.health = &hc
+		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,21 +20,22 @@ import (
 var connectionStates = []string{"before_handshake", "synchronizing", "standby", "idle", "normal"}
 
 var (
-	connectionsDesc  = desc("connections", "P2P connections by direction and state, from get_connections.", "direction", "state")
-	connLagDesc      = desc("connection_height_lag_blocks", "Our height minus each peer's height, from get_connections (negative: the peer is ahead; refreshed by monerod about once a minute).")
-	connAgeDesc      = desc("connection_age_seconds", "How long each P2P connection has been open, from get_connections.live_time.")
-	connRecvRateDesc = desc("connection_receive_rate_bytes_per_second", "Current receive rate of each P2P connection, from get_connections.current_download.")
-	connSendRateDesc = desc("connection_send_rate_bytes_per_second", "Current send rate of each P2P connection, from get_connections.current_upload.")
+	connectionsDesc   = desc("connections", "P2P connections by direction and state, from get_connections.", "direction", "state")
+	connAheadDesc     = desc("connections_ahead", "P2P connections whose peer reports a height above ours now, from get_connections (monerod refreshes a peer's height about once a minute).")
+	connLagMedianDesc = desc("connection_height_lag_median_blocks", "Median over the connections now of our height minus the peer's (negative: peers are ahead), from get_connections; peers that have not told their height yet are left out. Absent without such peers.")
+	connAgeMedianDesc = desc("connection_age_median_seconds", "Median time the P2P connections open now have been open, from get_connections.live_time. Absent without connections.")
+	connRecvRateDesc  = desc("connections_receive_rate_bytes_per_second", "Current receive rate of all P2P connections together, from get_connections.current_download (monerod's average over the last seconds).")
+	connSendRateDesc  = desc("connections_send_rate_bytes_per_second", "Current send rate of all P2P connections together, from get_connections.current_upload (monerod's average over the last seconds).")
 )
 
 func init() {
 	registerCollector(Definition{
 		Name:     snapshot.Connections.Name,
 		Default:  true,
-		Summary:  "P2P connections by direction and state, and their height lag, age and rates",
+		Summary:  "P2P connections now by direction and state, how many peers are ahead, their median height lag and age, and their total rates",
 		Note:     "The peers and sync health checks make the same call even with this collector off",
 		Snapshot: snapshot.Connections,
-		descs:    []*prometheus.Desc{connectionsDesc, connLagDesc, connAgeDesc, connRecvRateDesc, connSendRateDesc},
+		descs:    []*prometheus.Desc{connectionsDesc, connAheadDesc, connLagMedianDesc, connAgeMedianDesc, connRecvRateDesc, connSendRateDesc},
 		emit:     emitConnections,
 		neededByHealth: func(h health.Config) bool {
 			return h.NeedsConnections()
@@ -55,25 +56,38 @@ func emitConnections(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	}
 	n := len(s.Connections)
 	lags, ages := make([]float64, 0, n), make([]float64, 0, n)
-	recv, send := make([]float64, 0, n), make([]float64, 0, n)
+	var ahead int
+	var recv, send float64
 	for _, c := range s.Connections {
 		dir := "outgoing"
 		if c.Incoming {
 			dir = "incoming"
 		}
 		counts[key{dir, c.State}]++
-		lags = append(lags, float64(s.Info.Height)-float64(c.Height))
+		if c.Height > 0 {
+			lags = append(lags, float64(s.Info.Height)-float64(c.Height))
+		}
+		if c.Height > s.Info.Height {
+			ahead++
+		}
 		ages = append(ages, float64(c.LiveTime))
-		recv = append(recv, float64(c.CurrentDownload)*1024) // monerod reports kB/s
-		send = append(send, float64(c.CurrentUpload)*1024)
+		recv += float64(c.CurrentDownload) * 1024 // monerod reports kB/s
+		send += float64(c.CurrentUpload) * 1024
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(counts), func(a, b key) int {
 		return cmp.Or(cmp.Compare(a.direction, b.direction), cmp.Compare(a.state, b.state))
 	}) {
 		ch <- gauge(connectionsDesc, float64(counts[k]), k.direction, k.state)
 	}
-	ch <- histogram(connLagDesc, lagBuckets, lags)
-	ch <- histogram(connAgeDesc, connAgeBuckets, ages)
-	ch <- histogram(connRecvRateDesc, rateBuckets, recv)
-	ch <- histogram(connSendRateDesc, rateBuckets, send)
+	ch <- gauge(connAheadDesc, float64(ahead))
+	if len(lags) > 0 {
+		slices.Sort(lags)
+		ch <- gauge(connLagMedianDesc, quantile(lags, 0.5))
+	}
+	if len(ages) > 0 {
+		slices.Sort(ages)
+		ch <- gauge(connAgeMedianDesc, quantile(ages, 0.5))
+	}
+	ch <- gauge(connRecvRateDesc, recv)
+	ch <- gauge(connSendRateDesc, send)
 }

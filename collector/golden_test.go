@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
@@ -23,12 +22,16 @@ var fqName = regexp.MustCompile(`fqName: "(\w+)"`)
 
 // TestCollectorsGolden compares each optional collector's whole exposition,
 // from the answers recorded on a busy node, with testdata/<collector>.prom:
-// a collector registered without a golden file fails here. The snapshot's
-// time is pinned so that ages are the same on every run. Regenerate with
-// -update after an intended change, and review the diff.
+// a collector registered without a golden file fails here. The exporter
+// starts with the node's tip nine blocks back, so that the snapshot
+// compared shows the last nine blocks arriving. The snapshot's time is
+// pinned so that ages are the same on every run. Regenerate with -update
+// after an intended change, and review the diff.
 func TestCollectorsGolden(t *testing.T) {
-	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	c := newCollector(t, srv.URL, Names()...)
+	ch := recordedChain(t, 82)
+	c := newCollector(t, ch.srv.URL, Names()...)
+	c.source.Get(t.Context())
+	ch.setTip(91)
 	snap := c.source.Get(t.Context())
 	if !snap.Up() {
 		t.Fatal("fixture node down")
@@ -36,8 +39,17 @@ func TestCollectorsGolden(t *testing.T) {
 	snap.Time = time.Unix(1795324100, 0)
 	for _, def := range Definitions() {
 		t.Run(def.Name, func(t *testing.T) {
+			descs := def.descs
+			if def.newEvents != nil {
+				ch := make(chan *prometheus.Desc, 64)
+				def.newEvents().Describe(ch)
+				close(ch)
+				for d := range ch {
+					descs = append(descs, d)
+				}
+			}
 			var names []string
-			for _, d := range def.descs {
+			for _, d := range descs {
 				names = append(names, fqName.FindStringSubmatch(d.String())[1])
 			}
 			path := filepath.Join("testdata", def.Name+".prom")

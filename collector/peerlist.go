@@ -11,13 +11,19 @@ import (
 
 // The peerlist collector: the public entries of the node's peer lists.
 
-var peerlistLastSeenDesc = desc("peerlist_last_seen_age_seconds", "Time since each public peer-list entry was last seen, from get_peer_list.", "list")
+var peerlistSeenDesc = desc("peerlist_seen_entries", "Public entries of the node's peer lists now that were last seen within the period (10m, 1h, 1d, 7d, 30d), by list, from get_peer_list last_seen. Cumulative: an entry seen 5 minutes ago counts in every period.", "list", "within")
+
+// seenPeriods are the periods of monero_peerlist_seen_entries' within label.
+var seenPeriods = []struct {
+	label   string
+	seconds int64
+}{{"10m", 600}, {"1h", 3600}, {"1d", 86400}, {"7d", 7 * 86400}, {"30d", 30 * 86400}}
 
 func init() {
 	registerCollector(Definition{
 		Name:    "peerlist",
 		Default: false,
-		Summary: "how recently the entries of the white and grey peer lists were seen",
+		Summary: "how many entries of the white and grey peer lists were seen within the last 10 minutes, hour, day, week and month",
 		Note:    "A node keeps thousands of entries",
 		Snapshot: snapshot.Collector{
 			Methods:          []string{monerod.MethodGetPeerList},
@@ -27,7 +33,7 @@ func init() {
 				return err
 			},
 		},
-		descs: []*prometheus.Desc{peerlistLastSeenDesc},
+		descs: []*prometheus.Desc{peerlistSeenDesc},
 		emit:  emitPeerList,
 	})
 }
@@ -41,10 +47,14 @@ func emitPeerList(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 		name  string
 		peers []monerod.Peer
 	}{{"white", s.PeerList.WhiteList}, {"grey", s.PeerList.GrayList}} {
-		ages := make([]float64, 0, len(l.peers))
-		for _, p := range l.peers {
-			ages = append(ages, float64(max(now-p.LastSeen, 0)))
+		for _, p := range seenPeriods {
+			var n int
+			for _, peer := range l.peers {
+				if now-peer.LastSeen <= p.seconds {
+					n++
+				}
+			}
+			ch <- gauge(peerlistSeenDesc, float64(n), l.name, p.label)
 		}
-		ch <- histogram(peerlistLastSeenDesc, lastSeenBuckets, ages, l.name)
 	}
 }

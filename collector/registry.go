@@ -35,10 +35,24 @@ type Definition struct {
 	descs []*prometheus.Desc
 	// emit sends the metrics of one snapshot.
 	emit func(ch chan<- prometheus.Metric, s *snapshot.Snapshot)
+	// newEvents, when set, makes the collector's metrics of events (a
+	// block mined): they live as long as the Collector and see every
+	// snapshot once (snapshot.Source.Observe).
+	newEvents func() events
 	// neededByHealth, when set, tells whether the health checks read the
 	// collector's data, which is then fetched even with the collector off
 	// (its metrics stay off).
 	neededByHealth func(health.Config) bool
+}
+
+// events are metrics of events that live as long as the process
+// (histograms), as opposed to those made afresh from each snapshot. observe
+// is called once for every snapshot the source builds, before any scrape
+// reads it, so that each event is counted once however many scrapes, or
+// health probes, share the snapshot.
+type events interface {
+	prometheus.Collector
+	observe(s *snapshot.Snapshot)
 }
 
 // Help is the collector's --collector.NAME help, built from the

@@ -81,3 +81,33 @@ func TestSnapshotCollectorsForHealth(t *testing.T) {
 		t.Errorf("connections: %+v", cs)
 	}
 }
+
+// TestMethodsDeclared: the calls a collector makes are those its help
+// names. Each runs alone against a node that gains nine blocks, so that
+// the calls made only when the chain moves are made too.
+func TestMethodsDeclared(t *testing.T) {
+	info := []string{monerod.MethodGetInfo, monerod.MethodLastBlockHeader, monerod.MethodHardForkInfo, monerod.MethodGetVersion}
+	for _, d := range Definitions() {
+		t.Run(d.Name, func(t *testing.T) {
+			ch := recordedChain(t, 82)
+			c := newCollector(t, ch.srv.URL, d.Name)
+			called := map[string]bool{}
+			for _, tip := range []uint64{82, 83, 91} {
+				ch.setTip(tip)
+				for _, call := range c.source.Get(t.Context()).Calls {
+					called[call.Method] = true
+				}
+			}
+			for m := range called {
+				if !slices.Contains(d.Snapshot.Methods, m) && !slices.Contains(info, m) {
+					t.Errorf("calls %s, which its definition does not name", m)
+				}
+			}
+			for _, m := range d.Snapshot.Methods {
+				if !called[m] {
+					t.Errorf("names %s, which it never called", m)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"context"
+	"slices"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,16 +21,36 @@ var (
 	txPoolNotRelayedDesc = desc("tx_pool_not_relayed_transactions", "Pool transactions not relayed, from get_transaction_pool_stats.num_not_relayed.")
 	txPoolOlder10mDesc   = desc("tx_pool_transactions_older_10m", "Pool transactions older than 10 minutes, from get_transaction_pool_stats.num_10m.")
 	txPoolOldestDesc     = desc("tx_pool_oldest_timestamp_seconds", "Unix time the oldest pool transaction arrived, from get_transaction_pool_stats.oldest. Absent when the pool is empty.")
-	txPoolAgeDesc        = desc("tx_pool_transaction_age_seconds", "Time each pool transaction has waited, from get_transaction_pool receive_time.")
-	txPoolSizeHistDesc   = desc("tx_pool_transaction_size_bytes", "Size of each pool transaction, from get_transaction_pool blob_size.")
-	txPoolFeePerByteDesc = desc("tx_pool_transaction_fee_per_byte_xmr", "Fee per byte of each pool transaction in XMR, from get_transaction_pool fee / blob_size.")
+	txPoolOldestAgeDesc  = desc("tx_pool_oldest_age_seconds", "How long the oldest pool transaction has waited at this scrape, from get_transaction_pool_stats.oldest. Absent when the pool is empty.")
+	txPoolSizeMedianDesc = desc("tx_pool_transaction_size_median_bytes", "Median size of a pool transaction now, from get_transaction_pool_stats.bytes_med. Absent when the pool is empty.")
+	txPoolSizeMaxDesc    = desc("tx_pool_transaction_size_max_bytes", "Size of the largest pool transaction now, from get_transaction_pool_stats.bytes_max. Absent when the pool is empty.")
+	txPoolAgeMedianDesc  = desc("tx_pool_age_median_seconds", "Median time the pool's transactions have waited at this scrape, from get_transaction_pool receive_time. Absent when the pool is empty.")
+	txPoolFeeBandDesc    = desc("tx_pool_fee_band_transactions", "Pool transactions now, by fee per byte in XMR (get_transaction_pool fee / blob_size): band is the band's upper edge, and a transaction counts in the lowest band whose edge its fee per byte does not exceed (+Inf: above every edge). Not cumulative: the bands add up to the pool.", "band")
+	txPoolFeeMedianDesc  = desc("tx_pool_fee_per_byte_median_xmr", "Median fee per byte in XMR of the pool's transactions now, from get_transaction_pool fee / blob_size. Absent when the pool is empty.")
+	txPoolFeeP90Desc     = desc("tx_pool_fee_per_byte_p90_xmr", "90th percentile of the fee per byte in XMR of the pool's transactions now (a tenth pay more), from get_transaction_pool fee / blob_size. Absent when the pool is empty.")
 )
+
+// feeBandEdges are the upper edges of the pool's fee bands, in XMR per
+// byte, chosen for mainnet: from below the base fee (about 20000 piconero
+// per byte at the minimum block weight) to above the fastest priority
+// (some 166 times that); regtest pays more.
+var feeBandEdges = []float64{5e-9, 10e-9, 20e-9, 50e-9, 100e-9, 200e-9, 500e-9, 1e-6, 5e-6, 20e-6}
+
+// feeBandLabels are the band label values: the edges as Prometheus prints
+// a bucket's le, then +Inf.
+var feeBandLabels = func() []string {
+	labels := make([]string, 0, len(feeBandEdges)+1)
+	for _, e := range feeBandEdges {
+		labels = append(labels, strconv.FormatFloat(e, 'g', -1, 64))
+	}
+	return append(labels, "+Inf")
+}()
 
 func init() {
 	registerCollector(Definition{
 		Name:    "txpool",
 		Default: true,
-		Summary: "the transaction pool's totals, and its transactions' age, size and fee",
+		Summary: "the transaction pool now: its totals, its transactions by fee band, and their median and 90th-percentile fee per byte, median and largest size, median and oldest age",
 		Note:    "The whole pool (get_transaction_pool) only when its stats changed; a restricted node shows public transactions only",
 		Snapshot: snapshot.Collector{
 			Methods: []string{monerod.MethodGetTxPoolStats, monerod.MethodGetTxPool},
@@ -36,7 +58,8 @@ func init() {
 		},
 		descs: []*prometheus.Desc{
 			txPoolBytesDesc, txPoolFeesDesc, txPoolFailingDesc, txPoolDoubleDesc, txPoolNotRelayedDesc,
-			txPoolOlder10mDesc, txPoolOldestDesc, txPoolAgeDesc, txPoolSizeHistDesc, txPoolFeePerByteDesc,
+			txPoolOlder10mDesc, txPoolOldestDesc, txPoolOldestAgeDesc, txPoolSizeMedianDesc, txPoolSizeMaxDesc,
+			txPoolAgeMedianDesc, txPoolFeeBandDesc, txPoolFeeMedianDesc, txPoolFeeP90Desc,
 		},
 		emit: emitTxPool,
 	})
@@ -74,22 +97,39 @@ func emitTxPool(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	ch <- gauge(txPoolOlder10mDesc, float64(st.Num10m))
 	if st.Oldest > 0 {
 		ch <- gauge(txPoolOldestDesc, float64(st.Oldest))
+		ch <- gauge(txPoolOldestAgeDesc, float64(max(s.Time.Unix()-st.Oldest, 0)))
+	}
+	if st.TxsTotal > 0 {
+		ch <- gauge(txPoolSizeMedianDesc, float64(st.BytesMed))
+		ch <- gauge(txPoolSizeMaxDesc, float64(st.BytesMax))
 	}
 	if s.TxPool == nil {
 		return
 	}
 	now := s.Time.Unix()
 	ages := make([]float64, 0, len(s.TxPool))
-	sizes := make([]float64, 0, len(s.TxPool))
 	feeRates := make([]float64, 0, len(s.TxPool))
+	bands := make([]int, len(feeBandLabels))
 	for _, tx := range s.TxPool {
 		ages = append(ages, float64(max(now-tx.ReceiveTime, 0)))
-		sizes = append(sizes, float64(tx.BlobSize))
-		if tx.BlobSize > 0 {
-			feeRates = append(feeRates, xmr(tx.Fee)/float64(tx.BlobSize))
+		if tx.BlobSize == 0 {
+			continue
 		}
+		rate := xmr(tx.Fee) / float64(tx.BlobSize)
+		feeRates = append(feeRates, rate)
+		i, _ := slices.BinarySearch(feeBandEdges, rate) // the first edge >= rate
+		bands[i]++
 	}
-	ch <- histogram(txPoolAgeDesc, ageBuckets, ages)
-	ch <- histogram(txPoolSizeHistDesc, txSizeBuckets, sizes)
-	ch <- histogram(txPoolFeePerByteDesc, feePerByteBuckets, feeRates)
+	for i, label := range feeBandLabels {
+		ch <- gauge(txPoolFeeBandDesc, float64(bands[i]), label)
+	}
+	if len(ages) > 0 {
+		slices.Sort(ages)
+		ch <- gauge(txPoolAgeMedianDesc, quantile(ages, 0.5))
+	}
+	if len(feeRates) > 0 {
+		slices.Sort(feeRates)
+		ch <- gauge(txPoolFeeMedianDesc, quantile(feeRates, 0.5))
+		ch <- gauge(txPoolFeeP90Desc, quantile(feeRates, 0.9))
+	}
 }

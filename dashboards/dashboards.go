@@ -176,19 +176,18 @@ func Node() *Dashboard {
 		"Sum of the fees of the transactions in the pool, in XMR (monero_tx_pool_fees_xmr): what the next blocks can earn on top of the subsidy.",
 		xmr, q(m("monero_tx_pool_fees_xmr"), "{{instance}}")))
 	l.add(8, 8, timeseries("Pool transaction age",
-		"How long the pool's transactions have waited: median, 90th percentile (monero_tx_pool_transaction_age_seconds), and the oldest one (monero_tx_pool_oldest_timestamp_seconds).",
+		"How long the pool's transactions have waited: median (monero_tx_pool_age_median_seconds) and the oldest one (monero_tx_pool_oldest_age_seconds).",
 		"s",
-		q(quantile("0.5", "monero_tx_pool_transaction_age_seconds"), "{{instance}} median"),
-		q(quantile("0.9", "monero_tx_pool_transaction_age_seconds"), "{{instance}} p90"),
-		q("time() - ("+m("monero_tx_pool_oldest_timestamp_seconds")+" > 0)", "{{instance}} oldest")))
+		q(m("monero_tx_pool_age_median_seconds"), "{{instance}} median"),
+		q(m("monero_tx_pool_oldest_age_seconds"), "{{instance}} oldest")))
 	l.add(8, 8, timeseries("Pool transaction size",
-		"Size of the pool's transactions: median and 90th percentile (monero_tx_pool_transaction_size_bytes).",
+		"Size of the pool's transactions: median and largest (monero_tx_pool_transaction_size_median_bytes, monero_tx_pool_transaction_size_max_bytes).",
 		"bytes",
-		q(quantile("0.5", "monero_tx_pool_transaction_size_bytes"), "{{instance}} median"),
-		q(quantile("0.9", "monero_tx_pool_transaction_size_bytes"), "{{instance}} p90")))
-	l.add(8, 8, heatmap("Pool fee per byte",
-		"How many of the pool's transactions pay each fee per byte, in XMR, summed over the selected nodes (monero_tx_pool_transaction_fee_per_byte_xmr). Compare with the fee estimates below.",
-		xmr, "sum by (le) ("+m("monero_tx_pool_transaction_fee_per_byte_xmr_bucket")+")"))
+		q(m("monero_tx_pool_transaction_size_median_bytes"), "{{instance}} median"),
+		q(m("monero_tx_pool_transaction_size_max_bytes"), "{{instance}} largest")))
+	l.add(8, 8, stacked(timeseries("Pool fee per byte",
+		"How many of the pool's transactions pay each band of fee per byte, in XMR, summed over the selected nodes (monero_tx_pool_fee_band_transactions; a band is named by its upper edge). Compare with the fee estimates below.",
+		"none", q("sum by (band) ("+m("monero_tx_pool_fee_band_transactions")+")", "up to {{band}} XMR/B"))))
 
 	l.row("Last block")
 	l.add(8, 8, timeseries("Block size and weight",
@@ -210,45 +209,48 @@ func Node() *Dashboard {
 		q(m("monero_last_block_subsidy_xmr"), "{{instance}} subsidy"),
 		q(m("monero_last_block_fees_xmr"), "{{instance}} fees")))
 	l.add(8, 8, timeseries("Inputs and outputs per transaction",
-		"Median inputs and outputs of the last block's transactions (monero_last_block_transaction_inputs, monero_last_block_transaction_outputs).",
+		"Median inputs and outputs of the transactions mined in the blocks of the rate interval (monero_block_transaction_inputs, monero_block_transaction_outputs); gaps where no block came.",
 		"none",
-		q(quantile("0.5", "monero_last_block_transaction_inputs"), "{{instance}} inputs"),
-		q(quantile("0.5", "monero_last_block_transaction_outputs"), "{{instance}} outputs")))
-	l.add(8, 8, timeseries("Transaction size in the last block",
-		"Median and largest-decile size of the last block's transactions (monero_last_block_transaction_size_bytes).",
+		q(quantile("0.5", "monero_block_transaction_inputs"), "{{instance}} inputs"),
+		q(quantile("0.5", "monero_block_transaction_outputs"), "{{instance}} outputs")))
+	l.add(8, 8, timeseries("Mined transaction size",
+		"Median and largest-decile size of the transactions mined in the blocks of the rate interval (monero_block_transaction_size_bytes); gaps where no block came.",
 		"bytes",
-		q(quantile("0.5", "monero_last_block_transaction_size_bytes"), "{{instance}} median"),
-		q(quantile("0.9", "monero_last_block_transaction_size_bytes"), "{{instance}} p90")))
-	l.add(8, 8, timeseries("Fee per byte in the last block",
-		"Median and 90th percentile of the fee per byte, in XMR, that the last block's transactions paid (monero_last_block_transaction_fee_per_byte_xmr).",
+		q(quantile("0.5", "monero_block_transaction_size_bytes"), "{{instance}} median"),
+		q(quantile("0.9", "monero_block_transaction_size_bytes"), "{{instance}} p90")))
+	l.add(8, 8, timeseries("Mined fee per byte",
+		"Median and 90th percentile of the fee per byte, in XMR, that the transactions mined in the blocks of the rate interval paid (monero_block_transaction_fee_per_byte_xmr); gaps where no block came.",
 		xmr,
-		q(quantile("0.5", "monero_last_block_transaction_fee_per_byte_xmr"), "{{instance}} median"),
-		q(quantile("0.9", "monero_last_block_transaction_fee_per_byte_xmr"), "{{instance}} p90")))
+		q(quantile("0.5", "monero_block_transaction_fee_per_byte_xmr"), "{{instance}} median"),
+		q(quantile("0.9", "monero_block_transaction_fee_per_byte_xmr"), "{{instance}} p90")))
+	l.add(8, 8, heatmap("Time between blocks",
+		"How many blocks came how long after their parent, summed over the selected nodes (monero_block_interval_seconds, each block counted once); the target is two minutes.",
+		"s", "sum by (le) (increase("+m("monero_block_interval_seconds_bucket")+"[$__rate_interval]))"))
 
 	l.row("Connections")
 	l.add(8, 8, stacked(timeseries("Connections by state",
 		"P2P connections by direction and state (monero_connections).",
 		"none", q(m("monero_connections"), "{{instance}} {{direction}} {{state}}"))))
 	l.add(8, 8, timeseries("Peer height lag",
-		"Our height minus each peer's, median and 90th percentile over the connections (monero_connection_height_lag_blocks): negative means peers are ahead. Peers refresh their height about once a minute.",
+		"Our height minus the peers', median over the connections (monero_connection_height_lag_median_blocks): negative means peers are ahead; and how many peers are ahead (monero_connections_ahead). Peers refresh their height about once a minute.",
 		"none",
-		q(quantile("0.5", "monero_connection_height_lag_blocks"), "{{instance}} median"),
-		q(quantile("0.9", "monero_connection_height_lag_blocks"), "{{instance}} p90")))
+		q(m("monero_connection_height_lag_median_blocks"), "{{instance}} median lag"),
+		q(m("monero_connections_ahead"), "{{instance}} peers ahead")))
 	l.add(8, 8, timeseries("Connection age",
-		"How long the node's connections have been open, median and 90th percentile (monero_connection_age_seconds). Short ages everywhere mean peers keep dropping.",
+		"How long the node's connections have been open, median (monero_connection_age_median_seconds). Short ages everywhere mean peers keep dropping.",
 		"s",
-		q(quantile("0.5", "monero_connection_age_seconds"), "{{instance}} median"),
-		q(quantile("0.9", "monero_connection_age_seconds"), "{{instance}} p90")))
-	l.add(8, 8, timeseries("Per-connection rates",
-		"Median receive and send rate of a connection (monero_connection_receive_rate_bytes_per_second, monero_connection_send_rate_bytes_per_second).",
+		q(m("monero_connection_age_median_seconds"), "{{instance}} median")))
+	l.add(8, 8, timeseries("Connection rates",
+		"Receive and send rate of all connections together, as monerod averages them (monero_connections_receive_rate_bytes_per_second, monero_connections_send_rate_bytes_per_second).",
 		"Bps",
-		q(quantile("0.5", "monero_connection_receive_rate_bytes_per_second"), "{{instance}} receive"),
-		q(quantile("0.5", "monero_connection_send_rate_bytes_per_second"), "{{instance}} send")))
+		q(m("monero_connections_receive_rate_bytes_per_second"), "{{instance}} receive"),
+		q(m("monero_connections_send_rate_bytes_per_second"), "{{instance}} send")))
 	l.add(8, 8, timeseries("Bans",
-		"Addresses the node bans (monero_bans) and the median time left on a ban in minutes (monero_ban_remaining_seconds).",
+		"Addresses the node bans (monero_bans) and the shortest and longest time left on a ban in minutes (monero_ban_remaining_min_seconds, monero_ban_remaining_max_seconds).",
 		"none",
 		q(m("monero_bans"), "{{instance}} bans"),
-		q(quantile("0.5", "monero_ban_remaining_seconds")+" / 60", "{{instance}} median minutes left")))
+		q(m("monero_ban_remaining_min_seconds")+" / 60", "{{instance}} shortest minutes left"),
+		q(m("monero_ban_remaining_max_seconds")+" / 60", "{{instance}} longest minutes left")))
 	l.add(8, 8, timeseries("Peer lists and RPC connections",
 		"Entries in the node's white and grey peer lists (monero_peerlist_entries) and open RPC connections to the node (monero_rpc_connections).",
 		"none",

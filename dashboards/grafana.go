@@ -183,9 +183,10 @@ func rate(name string, extra ...string) string {
 	return "rate(" + m(name, extra...) + "[$__rate_interval])"
 }
 
-// quantile is the q quantile of a histogram per instance.
+// quantile is the q quantile of what a histogram observed per instance
+// over Grafana's rate interval (gaps where it observed nothing).
 func quantile(q, name string) string {
-	return fmt.Sprintf("histogram_quantile(%s, sum by (job, instance, le) (%s))", q, m(name+"_bucket"))
+	return fmt.Sprintf("histogram_quantile(%s, sum by (job, instance, le) (%s))", q, rate(name+"_bucket"))
 }
 
 // q is a range query with a legend.

@@ -142,7 +142,7 @@ func TestCheckPeers(t *testing.T) {
 			s.Connections = nil
 			s.ConnectionsErr = fmt.Errorf("get_connections: %w: JSON-RPC error -32601: Method not found", monerod.ErrMethodNotAvailable)
 		}), status: StatusWarn, output: OutputPeersRestricted},
-		{name: "part skipped after a refusal", snap: snap(func(s *snapshot.Snapshot) {
+		{name: "connections skipped after a refusal", snap: snap(func(s *snapshot.Snapshot) {
 			s.Connections = nil
 			s.Collectors[snapshot.Connections.Name] = snapshot.CollectorStatus{Skipped: true}
 		}), status: StatusWarn, output: OutputPeersRestricted},

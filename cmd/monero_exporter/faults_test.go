@@ -848,13 +848,13 @@ func TestFaultRestrictedNodeStartsRefusing(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	const maxConns = 8
-	parts := []string{"connections", "net", "bans", "mining"}
+	names := []string{"connections", "net", "bans", "mining"}
 	calls := map[string]string{"connections": "get_connections", "net": "get_net_stats", "bans": "get_bans", "mining": "mining_status"}
 	node := monerodtest.Start(t, monerodtest.Options{KeepFakechain: true})
 	e := startFaultExporter(t, maxConns, "--monerod.rpc-url="+node.URL())
-	expectParts := func(mfs map[string]*dto.MetricFamily, skipped float64) {
+	expectCollectors := func(mfs map[string]*dto.MetricFamily, skipped float64) {
 		t.Helper()
-		for _, p := range parts {
+		for _, p := range names {
 			if got := value(t, mfs, "monero_scrape_collector_skipped", "collector", p); got != skipped {
 				t.Errorf("scrape_collector_skipped{%s} = %g, want %g", p, got, skipped)
 			}
@@ -868,7 +868,7 @@ func TestFaultRestrictedNodeStartsRefusing(t *testing.T) {
 	}
 	mfs := e.scrape(t)
 	faultExpectUp(t, mfs)
-	expectParts(mfs, 0)
+	expectCollectors(mfs, 0)
 	faultExpectHealth(t, mfs, "monerod", "ok")
 
 	node.RestartWith(t, monerodtest.Options{Restricted: true})
@@ -878,7 +878,7 @@ func TestFaultRestrictedNodeStartsRefusing(t *testing.T) {
 		t.Error("the restarted node is not shown restricted")
 	}
 	// The first scrape asked, was refused, and skips.
-	for _, p := range parts {
+	for _, p := range names {
 		if value(t, mfs, "monero_scrape_collector_skipped", "collector", p) != 1 {
 			t.Errorf("scrape_collector_skipped{%s} is not 1 on the first scrape of the restricted node", p)
 		}
@@ -894,13 +894,13 @@ func TestFaultRestrictedNodeStartsRefusing(t *testing.T) {
 	faultExpectHealth(t, mfs, "monerod", "ok")
 	faultExpectHealth(t, mfs, "peers", "warn")
 	asked := map[string]float64{}
-	for _, p := range parts {
+	for _, p := range names {
 		asked[p] = faultSum(faultOutcomes(mfs, calls[p]))
 	}
 	mfs = e.scrape(t)
 	faultExpectUp(t, mfs)
-	expectParts(mfs, 1)
-	for _, p := range parts {
+	expectCollectors(mfs, 1)
+	for _, p := range names {
 		if n := faultSum(faultOutcomes(mfs, calls[p])); n != asked[p] {
 			t.Errorf("%s asked again after the node refused it: %g calls, then %g", calls[p], asked[p], n)
 		}
@@ -908,13 +908,13 @@ func TestFaultRestrictedNodeStartsRefusing(t *testing.T) {
 	e.expectNoLeak(t, faultNodeSockets(t, node), maxConns+monerodtestIdleConns)
 
 	// Unrestricted again: the scrape that sees get_info say so has
-	// already skipped the parts (they start beside get_info); the next
+	// already skipped the collectors (they start beside get_info); the next
 	// one asks.
 	node.RestartWith(t, monerodtest.Options{})
 	faultExpectUp(t, e.scrape(t))
 	mfs = e.scrape(t)
 	faultExpectUp(t, mfs)
-	expectParts(mfs, 0)
+	expectCollectors(mfs, 0)
 	e.expectNoLeak(t, faultNodeSockets(t, node), maxConns+monerodtestIdleConns)
 }
 

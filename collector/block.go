@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,9 +115,17 @@ func newBlocks(ctx context.Context, c *monerod.Client, cur *snapshot.Snapshot, p
 	if tip.Height-parent.Height > maxNewBlocks {
 		from = tip.Height - maxNewBlocks
 	}
-	return snapshot.RPC(cur, monerod.MethodGetHeadersRange, func() ([]monerod.BlockHeader, error) {
+	blocks, err := snapshot.RPC(cur, monerod.MethodGetHeadersRange, func() ([]monerod.BlockHeader, error) {
 		return c.GetBlockHeadersRange(ctx, from, tip.Height)
 	})
+	if errors.Is(err, monerod.ErrMethodNotAvailable) {
+		// A node (or a proxy in front of it) that refuses the range would
+		// otherwise have the whole collector skipped from now on: count
+		// the blocks of one at a time only (monero_rpc_call_success shows
+		// the refusal).
+		return []monerod.BlockHeader{tip}, nil
+	}
+	return blocks, err
 }
 
 func emitLastBlock(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {

@@ -27,6 +27,7 @@ type chain struct {
 	tip     uint64
 	ranges  [][2]uint64 // the get_block_headers_range calls
 	failing bool        // get_block fails
+	refuse  bool        // get_block_headers_range is refused
 	srv     *fixtures.Server
 }
 
@@ -119,6 +120,10 @@ func newChain(t testing.TB, first uint64, headers []map[string]any, tip uint64) 
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			c.ranges = append(c.ranges, [2]uint64{p.Start, p.End})
+			if c.refuse {
+				_, _ = fmt.Fprintf(w, `{"id":%q,"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"}}`, id)
+				return
+			}
 			if p.Start < c.first || p.End > c.tip || p.Start > p.End {
 				_, _ = fmt.Fprintf(w, `{"id":%q,"jsonrpc":"2.0","error":{"code":-2,"message":"Invalid start/end heights."}}`, id)
 				return
@@ -320,5 +325,28 @@ func TestBlockParentKeptWhenACallFails(t *testing.T) {
 	mfs = families(t, c)
 	if n, sum := hist(t, mfs, "monero_block_interval_seconds"); n != 2 || sum != 240 {
 		t.Errorf("intervals after the failure: %d, sum %g; want blocks 6 and 7", n, sum)
+	}
+}
+
+// TestBlockRangeRefused: a node that refuses get_block_headers_range keeps
+// the collector, counting the blocks that come one at a time.
+func TestBlockRangeRefused(t *testing.T) {
+	ch := madeUpChain(t, 20, 5)
+	ch.refuse = true
+	c := newCollector(t, ch.srv.URL, "last_block")
+	families(t, c)
+	ch.setTip(8) // three blocks: the range is refused, they are not counted
+	mfs := families(t, c)
+	if metric(t, mfs, "monero_scrape_collector_success", "collector", "last_block").GetGauge().GetValue() != 1 ||
+		metric(t, mfs, "monero_rpc_call_success", "method", monerod.MethodGetHeadersRange).GetGauge().GetValue() != 0 {
+		t.Error("the refused range should show in rpc_call_success, not fail the collector")
+	}
+	ch.setTip(9) // one block: counted
+	mfs = families(t, c)
+	if n, _ := hist(t, mfs, "monero_block_interval_seconds"); n != 1 {
+		t.Errorf("%d blocks counted, want 1", n)
+	}
+	if metric(t, mfs, "monero_scrape_collector_skipped", "collector", "last_block").GetGauge().GetValue() != 0 {
+		t.Error("last_block skipped after the refused range")
 	}
 }

@@ -120,8 +120,8 @@ func Rules(c *Config) (*RuleFile, error) {
 				b.sel("monero_scrape_collector_success")+" == 0",
 				"unless ignoring (collector)",
 				b.sel("monero_up")+" == 0"),
-			"A part of the scrape of monerod fails.",
-			fmt.Sprintf("The {{ $labels.collector }} part of the scrape of %s has failed for %s (success is {{ $value }}); its metrics are missing.",
+			"A collector of the scrape of monerod fails.",
+			fmt.Sprintf("The {{ $labels.collector }} collector of the scrape of %s has failed for %s (success is {{ $value }}); its metrics are missing.",
 				b.inst, c.ScrapeCollectorFailing.For)),
 	}}}}, nil
 }

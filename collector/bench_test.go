@@ -12,12 +12,11 @@ import (
 )
 
 // BenchmarkEmit measures turning one snapshot (recorded from a busy node,
-// every part on) into metrics, health included: the exporter's own work per
+// every collector on) into metrics, health included: the exporter's own work per
 // scrape, without the network.
 func BenchmarkEmit(b *testing.B) {
 	srv := fixtures.NewServer(b, fixtures.Busy, nil)
-	parts := snapshot.PartNames()
-	c := newCollector(b, srv.URL, parts...)
+	c := newCollector(b, srv.URL, Names()...)
 	hc := health.DefaultConfig()
 	c.health = &hc
 	snap := c.source.Get(b.Context())
@@ -37,7 +36,7 @@ func BenchmarkEmit(b *testing.B) {
 // BenchmarkGather adds what a registry does with those metrics per scrape.
 func BenchmarkGather(b *testing.B) {
 	srv := fixtures.NewServer(b, fixtures.Busy, nil)
-	c := newCollector(b, srv.URL, snapshot.PartNames()...)
+	c := newCollector(b, srv.URL, Names()...)
 	hc := health.DefaultConfig()
 	c.health = &hc
 	snap := c.source.Get(b.Context())

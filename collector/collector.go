@@ -32,12 +32,12 @@ var (
 		"1 when the RPC call made to monerod in this scrape succeeded, else 0. Calls whose answer is reused (it changes only with the tip) are not listed.", "method")
 	rpcDurationDesc = desc("rpc_call_duration_seconds",
 		"Duration of the RPC call made to monerod in this scrape.", "method")
-	partSuccessDesc = desc("scrape_collector_success",
-		"1 when the part of the scrape succeeded or was skipped because the node does not offer it, else 0.", "collector")
-	partDurationDesc = desc("scrape_collector_duration_seconds",
-		"Time the part of the scrape took.", "collector")
-	partSkippedDesc = desc("scrape_collector_skipped",
-		"1 when the part was not asked because the node does not offer it (restricted RPC), else 0.", "collector")
+	collectorSuccessDesc = desc("scrape_collector_success",
+		"1 when the collector's share of the scrape succeeded or was skipped because the node does not offer it, else 0.", "collector")
+	collectorDurationDesc = desc("scrape_collector_duration_seconds",
+		"Time the collector's share of the scrape took.", "collector")
+	collectorSkippedDesc = desc("scrape_collector_skipped",
+		"1 when the collector was not asked because the node does not offer what it needs (restricted RPC), else 0.", "collector")
 
 	nodeInfoDesc = desc("node_info",
 		"Facts about the node, value 1. version is the daemon version from get_info; a restricted node hides it, so there it is the RPC version from get_version (\"rpc-MAJOR.MINOR\").",
@@ -108,7 +108,8 @@ type Collector struct {
 	ctx     context.Context
 	source  *snapshot.Source
 	timeout time.Duration
-	parts   []string       // optional parts whose metrics are emitted
+	defs    []*Definition  // optional collectors whose metrics are emitted
+	events  []events       // their metrics of events, shared by every copy
 	health  *health.Config // nil: no health metrics
 }
 
@@ -118,23 +119,41 @@ var _ prometheus.Collector = (*Collector)(nil)
 type Options struct {
 	// Timeout bounds a Collect that has no deadline of its own.
 	Timeout time.Duration
-	// Parts names the optional parts (snapshot.Part*) whose metrics are
-	// emitted; the source must fetch them.
-	Parts []string
+	// Collectors names the optional collectors whose metrics are emitted
+	// (see Names; unknown names are ignored); the source must fetch them
+	// (SnapshotCollectors).
+	Collectors []string
 	// Health, when set, adds the health checks' results, evaluated on the
 	// same snapshot as everything else (so they agree with /health).
 	Health *health.Config
 }
 
-// New returns a Collector reading snapshots from source.
+// New returns a Collector reading snapshots from source. The metrics of
+// events (the block histograms) observe every snapshot source builds from
+// now on; make one Collector per source.
 func New(source *snapshot.Source, opts Options) *Collector {
-	return &Collector{source: source, timeout: opts.Timeout, parts: opts.Parts, health: opts.Health}
+	c := &Collector{source: source, timeout: opts.Timeout, health: opts.Health}
+	for _, name := range opts.Collectors {
+		d := registry[name]
+		if d == nil {
+			continue
+		}
+		c.defs = append(c.defs, d)
+		if d.newEvents != nil {
+			e := d.newEvents()
+			c.events = append(c.events, e)
+			if source != nil {
+				source.Observe(e.observe)
+			}
+		}
+	}
+	return c
 }
 
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		upDesc, scrapeDurationDesc, rpcSuccessDesc, rpcDurationDesc, partSuccessDesc, partDurationDesc, partSkippedDesc,
+		upDesc, scrapeDurationDesc, rpcSuccessDesc, rpcDurationDesc, collectorSuccessDesc, collectorDurationDesc, collectorSkippedDesc,
 		nodeInfoDesc, heightDesc, targetHeightDesc, synchronizedDesc, busySyncingDesc, offlineDesc,
 		updateAvailableDesc, difficultyDesc, blockTargetDesc, txPoolDesc, transactionsDesc, altBlocksDesc,
 		weightLimitDesc, weightMedianDesc, peersDesc, peerlistDesc, rpcConnectionsDesc, startTimeDesc,
@@ -143,10 +162,13 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
-	for _, p := range c.parts {
-		for _, d := range breadthDescs[p] {
+	for _, def := range c.defs {
+		for _, d := range def.descs {
 			ch <- d
 		}
+	}
+	for _, e := range c.events {
+		e.Describe(ch)
 	}
 	if c.health != nil {
 		ch <- healthStatusDesc
@@ -184,16 +206,17 @@ func emitScrape(ch chan<- prometheus.Metric, snap *snapshot.Snapshot, took time.
 }
 
 // Emit sends the metrics of one snapshot, except monero_up and the scrape
-// duration, which belong to the request (Collect sends them).
+// duration, which belong to the request (Collect sends them), and the
+// histograms of the events observed so far.
 func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	for _, call := range snap.Calls {
 		ch <- gauge(rpcSuccessDesc, b2f(call.Err == nil), call.Method)
 		ch <- gauge(rpcDurationDesc, call.Took.Seconds(), call.Method)
 	}
-	for name, st := range snap.Parts {
-		ch <- gauge(partSuccessDesc, b2f(st.Err == nil), name)
-		ch <- gauge(partDurationDesc, st.Took.Seconds(), name)
-		ch <- gauge(partSkippedDesc, b2f(st.Skipped), name)
+	for name, st := range snap.Collectors {
+		ch <- gauge(collectorSuccessDesc, b2f(st.Err == nil), name)
+		ch <- gauge(collectorDurationDesc, st.Took.Seconds(), name)
+		ch <- gauge(collectorSkippedDesc, b2f(st.Skipped), name)
 	}
 	if info := snap.Info; info != nil {
 		emitInfo(ch, info, snap.DaemonVersion())
@@ -210,10 +233,11 @@ func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	if hf := snap.HardFork; hf != nil {
 		ch <- gauge(hardForkVersionDesc, float64(hf.Version))
 	}
-	for _, p := range c.parts {
-		if emit := emitters[p]; emit != nil {
-			emit(ch, snap)
-		}
+	for _, def := range c.defs {
+		def.emit(ch, snap)
+	}
+	for _, e := range c.events {
+		e.Collect(ch)
 	}
 	if c.health != nil {
 		emitHealth(ch, health.Evaluate(snap, *c.health))

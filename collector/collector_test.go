@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
@@ -16,10 +17,14 @@ import (
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
-func newCollector(t testing.TB, url string, parts ...string) *Collector {
+func newCollector(t testing.TB, url string, names ...string) *Collector {
 	t.Helper()
-	src := monerodtest.Source(t, url, snapshot.Config{Parts: parts})
-	return New(src, Options{Timeout: 5 * time.Second, Parts: parts})
+	fetch, err := SnapshotCollectors(names, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := monerodtest.Source(t, url, snapshot.Config{Collectors: fetch})
+	return New(src, Options{Timeout: 5 * time.Second, Collectors: names})
 }
 
 // Values as recorded from a real unrestricted regtest node (see
@@ -95,7 +100,7 @@ func TestCollectUnrestricted(t *testing.T) {
 
 func TestCollectRestrictedLeavesMaskedFieldsOut(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
-	c := newCollector(t, srv.URL, snapshot.PartConnections)
+	c := newCollector(t, srv.URL, "connections")
 	got := testenv.Gather(t, c)
 	for _, name := range []string{
 		"monero_database_size_bytes", "monero_free_space_bytes", "monero_start_time_seconds",
@@ -112,7 +117,7 @@ monero_node_info{nettype="fakechain",restricted="true",version="rpc-3.10"} 1
 # HELP monero_up 1 when monerod answered get_info in this scrape, else 0 (and the node metrics are absent).
 # TYPE monero_up gauge
 monero_up 1
-# HELP monero_scrape_collector_skipped 1 when the part was not asked because the node does not offer it (restricted RPC), else 0.
+# HELP monero_scrape_collector_skipped 1 when the collector was not asked because the node does not offer what it needs (restricted RPC), else 0.
 # TYPE monero_scrape_collector_skipped gauge
 monero_scrape_collector_skipped{collector="connections"} 1
 monero_scrape_collector_skipped{collector="info"} 0
@@ -155,10 +160,10 @@ monero_rpc_call_success{method="get_info"} 0
 func TestLastBlockAgeNeverNegative(t *testing.T) {
 	now := time.Now()
 	snap := &snapshot.Snapshot{
-		Time:      now,
-		Info:      &monerod.Info{},
-		LastBlock: &monerod.BlockHeader{Timestamp: now.Add(time.Hour).Unix()}, // a clock ahead of ours
-		Parts:     map[string]snapshot.PartStatus{},
+		Time:       now,
+		Info:       &monerod.Info{},
+		LastBlock:  &monerod.BlockHeader{Timestamp: now.Add(time.Hour).Unix()}, // a clock ahead of ours
+		Collectors: map[string]snapshot.CollectorStatus{},
 	}
 	ch := make(chan prometheus.Metric, 100)
 	(&Collector{}).Emit(ch, snap)
@@ -178,10 +183,15 @@ func TestLastBlockAgeNeverNegative(t *testing.T) {
 	t.Fatal("no monero_last_block_age_seconds")
 }
 
+// TestLint runs promlint over every collector's metrics, health's too, on
+// each recorded node.
 func TestLint(t *testing.T) {
-	for _, set := range []string{"unrestricted", "restricted"} {
+	for _, set := range []string{fixtures.Unrestricted, fixtures.Restricted, fixtures.Busy} {
 		srv := fixtures.NewServer(t, set, nil)
-		problems, err := testutil.CollectAndLint(newCollector(t, srv.URL, snapshot.PartConnections))
+		c := newCollector(t, srv.URL, Names()...)
+		hc := health.DefaultConfig()
+		c.health = &hc
+		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
 			t.Fatal(err)
 		}

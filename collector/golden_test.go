@@ -13,33 +13,46 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/<part>.prom from the busy fixtures")
+var update = flag.Bool("update", false, "rewrite testdata/<collector>.prom from the busy fixtures")
 
 var fqName = regexp.MustCompile(`fqName: "(\w+)"`)
 
-// TestPartsGolden compares each sub-collector's whole exposition, from the
-// answers recorded on a busy node, with testdata/<part>.prom. The snapshot's
-// time is pinned so that ages are the same on every run. Regenerate with
-// -update after an intended change, and review the diff.
-func TestPartsGolden(t *testing.T) {
-	srv := fixtures.NewServer(t, fixtures.Busy, nil)
-	c := newCollector(t, srv.URL, snapshot.PartNames()...)
+// TestCollectorsGolden compares each optional collector's whole exposition,
+// from the answers recorded on a busy node, with testdata/<collector>.prom:
+// a collector registered without a golden file fails here. The exporter
+// starts with the node's tip nine blocks back, so that the snapshot
+// compared shows the last nine blocks arriving. The snapshot's time is
+// pinned so that ages are the same on every run. Regenerate with -update
+// after an intended change, and review the diff.
+func TestCollectorsGolden(t *testing.T) {
+	ch := recordedChain(t, 82)
+	c := newCollector(t, ch.srv.URL, Names()...)
+	c.source.Get(t.Context())
+	ch.setTip(91)
 	snap := c.source.Get(t.Context())
 	if !snap.Up() {
 		t.Fatal("fixture node down")
 	}
 	snap.Time = time.Unix(1795324100, 0)
-	for _, part := range snapshot.PartNames() {
-		t.Run(part, func(t *testing.T) {
+	for _, def := range Definitions() {
+		t.Run(def.Name, func(t *testing.T) {
+			descs := def.descs
+			if def.newEvents != nil {
+				ch := make(chan *prometheus.Desc, 64)
+				def.newEvents().Describe(ch)
+				close(ch)
+				for d := range ch {
+					descs = append(descs, d)
+				}
+			}
 			var names []string
-			for _, d := range breadthDescs[part] {
+			for _, d := range descs {
 				names = append(names, fqName.FindStringSubmatch(d.String())[1])
 			}
-			path := filepath.Join("testdata", part+".prom")
+			path := filepath.Join("testdata", def.Name+".prom")
 			if *update {
 				text, err := testutil.CollectAndFormat(snapshotMetrics{c, snap}, expfmt.TypeTextPlain, names...)
 				if err != nil {
@@ -57,7 +70,7 @@ func TestPartsGolden(t *testing.T) {
 				t.Fatalf("%v (run with -update)", err)
 			}
 			if len(bytes.TrimSpace(want)) == 0 {
-				t.Fatalf("%s is empty: the busy fixtures do not exercise %s", path, part)
+				t.Fatalf("%s is empty: the busy fixtures do not exercise %s", path, def.Name)
 			}
 			if err := testutil.CollectAndCompare(snapshotMetrics{c, snap}, bytes.NewReader(want), names...); err != nil {
 				t.Fatal(err)

@@ -7,18 +7,19 @@ import (
 
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 // TestIntegrationBreadthMatchesNode fills a real regtest node's pool with
 // wallet transfers, mines some into a block, and checks each collector's
 // values against what monerod answers directly.
-func TestIntegrationBreadthMatchesNode(t *testing.T) {
+func TestIntegrationCollectorsMatchNode(t *testing.T) {
 	monerodtest.Require(t)
 	monerodtest.RequireWallet(t)
 	node := monerodtest.Start(t, monerodtest.Options{})
 	wallet := monerodtest.StartWallet(t, node)
 	wallet.Fund(t, node, 20)
+	c := newCollector(t, node.URL(), Names()...)
+	testenv.Gather(t, c) // the exporter starts: what came before is not counted
 	for i := range 3 {
 		wallet.Transfer(t, monerodtest.DonationAddress, uint64(i+1)*1e12)
 	}
@@ -27,8 +28,6 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 		wallet.Refresh(t)
 		wallet.Transfer(t, monerodtest.DonationAddress, uint64(i+1)*1e11)
 	}
-
-	c := newCollector(t, node.URL(), snapshot.PartNames()...)
 	mfs := testenv.Gather(t, c)
 	n := 0
 	for name := range mfs {
@@ -60,15 +59,20 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_fees_xmr").GetGauge().GetValue(); !near(got, stats.PoolStats.FeeTotal/1e12) {
 		t.Errorf("pool fees %g, monerod says %g", got, stats.PoolStats.FeeTotal/1e12)
 	}
-	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_transaction_age_seconds").GetHistogram().GetSampleCount(); got != stats.PoolStats.TxsTotal {
-		t.Errorf("age histogram counts %d, pool has %d", got, stats.PoolStats.TxsTotal)
+	var inBands float64
+	for _, m := range mfs["monero_tx_pool_fee_band_transactions"].GetMetric() {
+		inBands += m.GetGauge().GetValue()
+	}
+	if inBands != float64(stats.PoolStats.TxsTotal) {
+		t.Errorf("fee bands hold %g transactions, pool has %d", inBands, stats.PoolStats.TxsTotal)
 	}
 
 	var hdr struct {
 		BlockHeader struct {
-			Hash    string  `json:"hash"`
-			NumTxes uint64  `json:"num_txes"`
-			Reward  float64 `json:"reward"`
+			Hash        string  `json:"hash"`
+			NumTxes     uint64  `json:"num_txes"`
+			Reward      float64 `json:"reward"`
+			BlockWeight float64 `json:"block_weight"`
 		} `json:"block_header"`
 	}
 	node.RPC(t, "get_last_block_header", nil, &hdr)
@@ -103,8 +107,16 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 	if got := testenv.MustSeries(t, mfs, "monero_last_block_subsidy_xmr").GetGauge().GetValue(); !near(got, (hdr.BlockHeader.Reward-fees)/1e12) {
 		t.Errorf("subsidy %g, want %g", got, (hdr.BlockHeader.Reward-fees)/1e12)
 	}
-	if got := testenv.MustSeries(t, mfs, "monero_last_block_transaction_inputs").GetHistogram().GetSampleCount(); got != hdr.BlockHeader.NumTxes {
-		t.Errorf("inputs histogram counts %d transactions", got)
+	// The one block mined since the exporter started, and its
+	// transactions, observed once.
+	if n, sum := hist(t, mfs, "monero_block_weight_bytes"); n != 1 || sum != hdr.BlockHeader.BlockWeight {
+		t.Errorf("block weight histogram: %d blocks weighing %g, want the tip's %g", n, sum, hdr.BlockHeader.BlockWeight)
+	}
+	if n, _ := hist(t, mfs, "monero_block_interval_seconds"); n != 1 {
+		t.Errorf("block interval histogram counts %d blocks, want 1", n)
+	}
+	if n, _ := hist(t, mfs, "monero_block_transaction_inputs"); n != hdr.BlockHeader.NumTxes {
+		t.Errorf("inputs histogram counts %d transactions, the tip holds %d", n, hdr.BlockHeader.NumTxes)
 	}
 
 	var fee struct {
@@ -144,24 +156,34 @@ func TestIntegrationBreadthMatchesNode(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range snapshot.PartNames() {
+	for _, p := range Names() {
 		if testenv.MustSeries(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue() != 1 {
 			t.Errorf("collector %s failed on an unrestricted node", p)
 		}
 	}
+
+	node.Mine(t, 3) // several blocks between two scrapes: read as a range
+	mfs = testenv.Gather(t, c)
+	if testenv.MustSeries(t, mfs, "monero_rpc_call_success", "method", "get_block_headers_range").GetGauge().GetValue() != 1 {
+		t.Error("get_block_headers_range failed or was not asked for 3 blocks")
+	}
+	testenv.Gather(t, c)
+	if n, _ := hist(t, testenv.Gather(t, c), "monero_block_weight_bytes"); n != 4 {
+		t.Errorf("block weight histogram counts %d blocks after 3 more, want 4", n)
+	}
 }
 
-func TestIntegrationRestrictedSkipsRefusedParts(t *testing.T) {
+func TestIntegrationRestrictedSkipsRefusedCollectors(t *testing.T) {
 	monerodtest.Require(t)
 	t.Parallel()
 	node := monerodtest.Start(t, monerodtest.Options{Restricted: true})
-	c := newCollector(t, node.URL(), snapshot.PartNames()...)
+	c := newCollector(t, node.URL(), Names()...)
 	for range 2 {
 		mfs := testenv.Gather(t, c)
 		if testenv.MustSeries(t, mfs, "monero_up").GetGauge().GetValue() != 1 {
 			t.Fatal("restricted node reported down")
 		}
-		for _, p := range snapshot.PartNames() {
+		for _, p := range Names() {
 			skipped := testenv.MustSeries(t, mfs, "monero_scrape_collector_skipped", "collector", p).GetGauge().GetValue()
 			ok := testenv.MustSeries(t, mfs, "monero_scrape_collector_success", "collector", p).GetGauge().GetValue()
 			wantSkipped := map[string]bool{"connections": true, "net": true, "peerlist": true, "bans": true, "rpc_access": true, "mining": true}[p]

@@ -198,8 +198,8 @@ func (x mixin) Overview() (*Dashboard, error) {
 	add(l, 8, 8, timeseriesPanel("RPC call duration",
 		"Duration of each RPC call in the last scrape, by method (monero_rpc_call_duration_seconds).",
 		"s", q(x.m("monero_rpc_call_duration_seconds"), x.node("{{method}}"))))
-	add(l, 24, 6, stateTimelinePanel("Scrape parts",
-		"Whether each part of the scrape succeeded (monero_scrape_collector_success); a part a restricted node refuses counts as a success and is skipped.",
+	add(l, 24, 6, stateTimelinePanel("Scrape collectors",
+		"Whether each collector of the scrape succeeded (monero_scrape_collector_success); a collector a restricted node refuses counts as a success and is skipped.",
 		upMappings("failed", "ok"),
 		q(x.m("monero_scrape_collector_success"), x.node("{{collector}}"))))
 
@@ -228,19 +228,18 @@ func (x mixin) Node() (*Dashboard, error) {
 		"Sum of the fees of the transactions in the pool, in XMR (monero_tx_pool_fees_xmr): what the next blocks can earn on top of the subsidy.",
 		xmr, q(x.m("monero_tx_pool_fees_xmr"), x.node())))
 	add(l, 8, 8, timeseriesPanel("Pool transaction age",
-		"How long the pool's transactions have waited: median, 90th percentile (monero_tx_pool_transaction_age_seconds), and the oldest one (monero_tx_pool_oldest_timestamp_seconds).",
+		"How long the pool's transactions have waited: median (monero_tx_pool_age_median_seconds) and the oldest one (monero_tx_pool_oldest_age_seconds).",
 		"s",
-		q(x.quantile("0.5", "monero_tx_pool_transaction_age_seconds"), x.node("median")),
-		q(x.quantile("0.9", "monero_tx_pool_transaction_age_seconds"), x.node("p90")),
-		q("time() - ("+x.m("monero_tx_pool_oldest_timestamp_seconds")+" > 0)", x.node("oldest"))))
+		q(x.m("monero_tx_pool_age_median_seconds"), x.node("median")),
+		q(x.m("monero_tx_pool_oldest_age_seconds"), x.node("oldest"))))
 	add(l, 8, 8, timeseriesPanel("Pool transaction size",
-		"Size of the pool's transactions: median and 90th percentile (monero_tx_pool_transaction_size_bytes).",
+		"Size of the pool's transactions: median and largest (monero_tx_pool_transaction_size_median_bytes, monero_tx_pool_transaction_size_max_bytes).",
 		"bytes",
-		q(x.quantile("0.5", "monero_tx_pool_transaction_size_bytes"), x.node("median")),
-		q(x.quantile("0.9", "monero_tx_pool_transaction_size_bytes"), x.node("p90"))))
-	add(l, 8, 8, heatmapPanel("Pool fee per byte",
-		"How many of the pool's transactions pay each fee per byte, in XMR, summed over the selected nodes (monero_tx_pool_transaction_fee_per_byte_xmr). Compare with the fee estimates below.",
-		xmr, "sum by (le) ("+x.m("monero_tx_pool_transaction_fee_per_byte_xmr_bucket")+")"))
+		q(x.m("monero_tx_pool_transaction_size_median_bytes"), x.node("median")),
+		q(x.m("monero_tx_pool_transaction_size_max_bytes"), x.node("largest"))))
+	add(l, 8, 8, stacked(timeseriesPanel("Pool fee per byte",
+		"How many of the pool's transactions pay each band of fee per byte, in XMR, summed over the selected nodes (monero_tx_pool_fee_band_transactions; a band is named by its upper edge). Compare with the fee estimates below.",
+		"none", q("sum by (band) ("+x.m("monero_tx_pool_fee_band_transactions")+")", "up to {{band}} XMR/B"))))
 
 	l.row("Last block")
 	add(l, 8, 8, timeseriesPanel("Block size and weight",
@@ -262,45 +261,48 @@ func (x mixin) Node() (*Dashboard, error) {
 		q(x.m("monero_last_block_subsidy_xmr"), x.node("subsidy")),
 		q(x.m("monero_last_block_fees_xmr"), x.node("fees"))))
 	add(l, 8, 8, timeseriesPanel("Inputs and outputs per transaction",
-		"Median inputs and outputs of the last block's transactions (monero_last_block_transaction_inputs, monero_last_block_transaction_outputs).",
+		"Median inputs and outputs of the transactions mined in the blocks of the rate interval (monero_block_transaction_inputs, monero_block_transaction_outputs); gaps where no block came.",
 		"none",
-		q(x.quantile("0.5", "monero_last_block_transaction_inputs"), x.node("inputs")),
-		q(x.quantile("0.5", "monero_last_block_transaction_outputs"), x.node("outputs"))))
-	add(l, 8, 8, timeseriesPanel("Transaction size in the last block",
-		"Median and largest-decile size of the last block's transactions (monero_last_block_transaction_size_bytes).",
+		q(x.quantile("0.5", "monero_block_transaction_inputs"), x.node("inputs")),
+		q(x.quantile("0.5", "monero_block_transaction_outputs"), x.node("outputs"))))
+	add(l, 8, 8, timeseriesPanel("Mined transaction size",
+		"Median and largest-decile size of the transactions mined in the blocks of the rate interval (monero_block_transaction_size_bytes); gaps where no block came.",
 		"bytes",
-		q(x.quantile("0.5", "monero_last_block_transaction_size_bytes"), x.node("median")),
-		q(x.quantile("0.9", "monero_last_block_transaction_size_bytes"), x.node("p90"))))
-	add(l, 8, 8, timeseriesPanel("Fee per byte in the last block",
-		"Median and 90th percentile of the fee per byte, in XMR, that the last block's transactions paid (monero_last_block_transaction_fee_per_byte_xmr).",
+		q(x.quantile("0.5", "monero_block_transaction_size_bytes"), x.node("median")),
+		q(x.quantile("0.9", "monero_block_transaction_size_bytes"), x.node("p90"))))
+	add(l, 8, 8, timeseriesPanel("Mined fee per byte",
+		"Median and 90th percentile of the fee per byte, in XMR, that the transactions mined in the blocks of the rate interval paid (monero_block_transaction_fee_per_byte_xmr); gaps where no block came.",
 		xmr,
-		q(x.quantile("0.5", "monero_last_block_transaction_fee_per_byte_xmr"), x.node("median")),
-		q(x.quantile("0.9", "monero_last_block_transaction_fee_per_byte_xmr"), x.node("p90"))))
+		q(x.quantile("0.5", "monero_block_transaction_fee_per_byte_xmr"), x.node("median")),
+		q(x.quantile("0.9", "monero_block_transaction_fee_per_byte_xmr"), x.node("p90"))))
+	add(l, 8, 8, heatmapPanel("Time between blocks",
+		"How many blocks came how long after their parent, summed over the selected nodes (monero_block_interval_seconds, each block counted once); the target is two minutes.",
+		"s", "sum by (le) (increase("+x.m("monero_block_interval_seconds_bucket")+"[$__rate_interval]))"))
 
 	l.row("Connections")
 	add(l, 8, 8, stacked(timeseriesPanel("Connections by state",
 		"P2P connections by direction and state (monero_connections).",
 		"none", q(x.m("monero_connections"), x.node("{{direction}} {{state}}")))))
 	add(l, 8, 8, timeseriesPanel("Peer height lag",
-		"Our height minus each peer's, median and 90th percentile over the connections (monero_connection_height_lag_blocks): negative means peers are ahead. Peers refresh their height about once a minute.",
+		"Our height minus the peers', median over the connections (monero_connection_height_lag_median_blocks): negative means peers are ahead; and how many peers are ahead (monero_connections_ahead). Peers refresh their height about once a minute.",
 		"none",
-		q(x.quantile("0.5", "monero_connection_height_lag_blocks"), x.node("median")),
-		q(x.quantile("0.9", "monero_connection_height_lag_blocks"), x.node("p90"))))
+		q(x.m("monero_connection_height_lag_median_blocks"), x.node("median lag")),
+		q(x.m("monero_connections_ahead"), x.node("peers ahead"))))
 	add(l, 8, 8, timeseriesPanel("Connection age",
-		"How long the node's connections have been open, median and 90th percentile (monero_connection_age_seconds). Short ages everywhere mean peers keep dropping.",
+		"How long the node's connections have been open, median (monero_connection_age_median_seconds). Short ages everywhere mean peers keep dropping.",
 		"s",
-		q(x.quantile("0.5", "monero_connection_age_seconds"), x.node("median")),
-		q(x.quantile("0.9", "monero_connection_age_seconds"), x.node("p90"))))
-	add(l, 8, 8, timeseriesPanel("Per-connection rates",
-		"Median receive and send rate of a connection (monero_connection_receive_rate_bytes_per_second, monero_connection_send_rate_bytes_per_second).",
+		q(x.m("monero_connection_age_median_seconds"), x.node("median"))))
+	add(l, 8, 8, timeseriesPanel("Connection rates",
+		"Receive and send rate of all connections together, as monerod averages them (monero_connections_receive_rate_bytes_per_second, monero_connections_send_rate_bytes_per_second).",
 		"Bps",
-		q(x.quantile("0.5", "monero_connection_receive_rate_bytes_per_second"), x.node("receive")),
-		q(x.quantile("0.5", "monero_connection_send_rate_bytes_per_second"), x.node("send"))))
+		q(x.m("monero_connections_receive_rate_bytes_per_second"), x.node("receive")),
+		q(x.m("monero_connections_send_rate_bytes_per_second"), x.node("send"))))
 	add(l, 8, 8, timeseriesPanel("Bans",
-		"Addresses the node bans (monero_bans) and the median time left on a ban in minutes (monero_ban_remaining_seconds).",
+		"Addresses the node bans (monero_bans) and the shortest and longest time left on a ban in minutes (monero_ban_remaining_min_seconds, monero_ban_remaining_max_seconds).",
 		"none",
 		q(x.m("monero_bans"), x.node("bans")),
-		q(x.quantile("0.5", "monero_ban_remaining_seconds")+" / 60", x.node("median minutes left"))))
+		q(x.m("monero_ban_remaining_min_seconds")+" / 60", x.node("shortest minutes left")),
+		q(x.m("monero_ban_remaining_max_seconds")+" / 60", x.node("longest minutes left"))))
 	add(l, 8, 8, timeseriesPanel("Peer lists and RPC connections",
 		"Entries in the node's white and grey peer lists (monero_peerlist_entries) and open RPC connections to the node (monero_rpc_connections).",
 		"none",

@@ -32,8 +32,16 @@ var prometheusOwn = []string{"up", "scrape_duration_seconds", "ALERTS", "ALERTS_
 // scrape (an idle regtest node without peers) does not show. Each must
 // still be named in the collector's source, so that a rename fails here.
 var notInGolden = map[string]string{
-	"monero_peers_max_height":                 "emitted only while the node has peers",
-	"monero_tx_pool_oldest_timestamp_seconds": "emitted only while the pool holds a transaction",
+	"monero_peers_max_height":                      "emitted only while the node has peers",
+	"monero_tx_pool_oldest_timestamp_seconds":      "emitted only while the pool holds a transaction",
+	"monero_tx_pool_oldest_age_seconds":            "emitted only while the pool holds a transaction",
+	"monero_tx_pool_age_median_seconds":            "emitted only while the pool holds a transaction",
+	"monero_tx_pool_transaction_size_median_bytes": "emitted only while the pool holds a transaction",
+	"monero_tx_pool_transaction_size_max_bytes":    "emitted only while the pool holds a transaction",
+	"monero_connection_height_lag_median_blocks":   "emitted only while the node has peers",
+	"monero_connection_age_median_seconds":         "emitted only while the node has peers",
+	"monero_ban_remaining_min_seconds":             "emitted only while the node bans a host",
+	"monero_ban_remaining_max_seconds":             "emitted only while the node bans a host",
 }
 
 // collectorSource is the exporter's collector code, where notInGolden

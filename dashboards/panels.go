@@ -67,9 +67,10 @@ func (x mixin) rate(name string, extra ...string) string {
 	return "rate(" + x.m(name, extra...) + "[$__rate_interval])"
 }
 
-// quantile is the q quantile of a histogram per node.
+// quantile is the q quantile per node of the observations a histogram
+// made over the rate interval (its events: blocks, mined transactions).
 func (x mixin) quantile(q, name string) string {
-	return fmt.Sprintf("histogram_quantile(%s, sum by (%s) (%s))", q, x.by("le"), x.m(name+"_bucket"))
+	return fmt.Sprintf("histogram_quantile(%s, sum by (%s) (%s))", q, x.by("le"), x.rate(name+"_bucket"))
 }
 
 // by lists the labels that tell nodes apart, then extra labels, for

@@ -147,6 +147,14 @@ func (c Config) EnabledChecks() []string {
 	return checks
 }
 
+// NeedsConnections reports whether a check /health counts reads the
+// node's connections (snapshot.Connections): peers and sync do, whatever
+// collectors are on.
+func (c Config) NeedsConnections() bool {
+	checks := c.EnabledChecks()
+	return slices.Contains(checks, CheckPeers) || slices.Contains(checks, CheckSync)
+}
+
 // Offset returns LastBlockMaxAge as the old API shows it: a number and a
 // unit (see OffsetUnit).
 func (c Config) Offset() (int64, string) {

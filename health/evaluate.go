@@ -248,7 +248,7 @@ func viewPeers(snap *snapshot.Snapshot, cfg Config) peerView {
 	case snap.ConnectionsErr != nil:
 		return peerView{err: snap.ConnectionsErr, failed: true}
 	case snap.Connections == nil:
-		return peerView{err: fmt.Errorf("get_connections was not asked (snapshot part %q is not enabled)", snapshot.PartConnections)}
+		return peerView{err: fmt.Errorf("get_connections was not asked (the snapshot does not fetch %s)", snapshot.Connections.Name)}
 	}
 	st := &PeerStats{Total: len(snap.Connections)}
 	for _, c := range snap.Connections {
@@ -263,7 +263,7 @@ func viewPeers(snap *snapshot.Snapshot, cfg Config) peerView {
 // restrictedPeers tells whether the node does not show its peers: its RPC
 // is restricted, or it refused get_connections.
 func restrictedPeers(snap *snapshot.Snapshot) bool {
-	return snap.Info.Restricted || snap.Parts[snapshot.PartConnections].Skipped ||
+	return snap.Info.Restricted || snap.Collectors[snapshot.Connections.Name].Skipped ||
 		errors.Is(snap.ConnectionsErr, monerod.ErrMethodNotAvailable)
 }
 
@@ -322,7 +322,7 @@ func checkSync(snap *snapshot.Snapshot, cfg Config, peers peerView) Result {
 	case peers.failed:
 		// The peers' heights were asked for and could not be had: what
 		// is known passes, but a peer far ahead cannot be ruled out.
-		// (Without the connections part, target_height alone decides.)
+		// (Without the connections, target_height alone decides.)
 		res = unknown(CheckSync, "sync status", peers.err)
 	}
 	return res

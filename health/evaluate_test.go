@@ -181,17 +181,17 @@ func TestCheckPeers(t *testing.T) {
 			s.Connections = nil
 			s.ConnectionsErr = fmt.Errorf("get_connections: %w: JSON-RPC error -32601: Method not found", monerod.ErrMethodNotAvailable)
 		}), status: StatusWarn, output: OutputPeersRestricted},
-		{name: "part skipped after a refusal", snap: snap(func(s *snapshot.Snapshot) {
+		{name: "connections skipped after a refusal", snap: snap(func(s *snapshot.Snapshot) {
 			s.Connections = nil
-			s.Parts[snapshot.PartConnections] = snapshot.PartStatus{Skipped: true}
+			s.Collectors[snapshot.Connections.Name] = snapshot.CollectorStatus{Skipped: true}
 		}), status: StatusWarn, output: OutputPeersRestricted},
 		{name: "get_connections timed out", snap: snap(func(s *snapshot.Snapshot) {
 			s.Connections, s.ConnectionsErr = nil, fmt.Errorf("get_connections: %w", monerod.ErrTimeout)
 		}), status: StatusUnknown, output: "Cannot determine peers: get_connections: timed out waiting for monerod", wantErr: true},
 		{name: "connections not fetched", snap: snap(func(s *snapshot.Snapshot) {
 			s.Connections = nil
-			s.Parts = map[string]snapshot.PartStatus{}
-		}), status: StatusUnknown, output: `Cannot determine peers: get_connections was not asked (snapshot part "connections" is not enabled)`, wantErr: true},
+			s.Collectors = map[string]snapshot.CollectorStatus{}
+		}), status: StatusUnknown, output: `Cannot determine peers: get_connections was not asked (the snapshot does not fetch connections)`, wantErr: true},
 		{name: "unreachable", snap: snap(unreachable), status: StatusUnknown, output: "Cannot determine peers: ...", wantErr: true},
 	})
 }
@@ -234,7 +234,7 @@ func TestCheckSync(t *testing.T) {
 		{name: "restricted: target height alone", snap: snap(restricted), status: StatusOK},
 		{name: "restricted and behind", snap: snap(restricted, target(testHeight+50)), status: StatusError, output: OutputPeerFarAhead, wantErr: true},
 		{name: "connections not fetched: target height alone", snap: snap(func(s *snapshot.Snapshot) {
-			s.Connections, s.Parts = nil, map[string]snapshot.PartStatus{}
+			s.Connections, s.Collectors = nil, map[string]snapshot.CollectorStatus{}
 		}), status: StatusOK},
 		{
 			name: "peers unknown", snap: snap(connErr), status: StatusUnknown,

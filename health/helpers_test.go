@@ -43,7 +43,7 @@ func snap(mods ...func(*snapshot.Snapshot)) *snapshot.Snapshot {
 			{State: "normal", Height: testHeight},
 			{State: "normal", Height: testHeight - 1, Incoming: true},
 		},
-		Parts: map[string]snapshot.PartStatus{snapshot.PartConnections: {}},
+		Collectors: map[string]snapshot.CollectorStatus{snapshot.Connections.Name: {}},
 	}
 	for _, m := range mods {
 		m(s)
@@ -58,7 +58,7 @@ func unreachable(s *snapshot.Snapshot) {
 		Time: testTime(),
 		InfoErr: fmt.Errorf("get_info: %w: %w", monerod.ErrUnreachable,
 			errors.New(`Post "http://127.0.0.1:18081/json_rpc": dial tcp 127.0.0.1:18081: connect: connection refused`)),
-		Parts: map[string]snapshot.PartStatus{},
+		Collectors: map[string]snapshot.CollectorStatus{},
 	}
 }
 
@@ -71,7 +71,7 @@ func restricted(s *snapshot.Snapshot) {
 	s.Info.Version = nil
 	s.Version = &monerod.Version{Version: 3<<16 | 11, Release: true}
 	s.Connections = nil
-	s.Parts = map[string]snapshot.PartStatus{snapshot.PartConnections: {Skipped: true}}
+	s.Collectors = map[string]snapshot.CollectorStatus{snapshot.Connections.Name: {Skipped: true}}
 }
 
 func hardForkBusy(s *snapshot.Snapshot) {
@@ -104,14 +104,14 @@ func timedOutRPC(s *snapshot.Snapshot) {
 		Time: testTime(),
 		InfoErr: fmt.Errorf("get_info: %w: %w", monerod.ErrTimeout,
 			errors.New(`Post "http://127.0.0.1:18081/json_rpc": context deadline exceeded`)),
-		Parts: map[string]snapshot.PartStatus{},
+		Collectors: map[string]snapshot.CollectorStatus{},
 	}
 }
 
 func wrongLogin(s *snapshot.Snapshot) {
 	*s = snapshot.Snapshot{
-		Time:    testTime(),
-		InfoErr: fmt.Errorf("get_info: %w", monerod.ErrUnauthorized),
-		Parts:   map[string]snapshot.PartStatus{},
+		Time:       testTime(),
+		InfoErr:    fmt.Errorf("get_info: %w", monerod.ErrUnauthorized),
+		Collectors: map[string]snapshot.CollectorStatus{},
 	}
 }

@@ -17,7 +17,7 @@ import (
 // is set (monerodtest.Require).
 
 // liveHandler serves the health endpoints of node with cfg, from a snapshot
-// source that fetches the connections part (and dials p2p when set).
+// source that fetches the connections collector's data (and dials p2p when set).
 func liveHandler(t *testing.T, node *monerodtest.Node, cfg Config) http.Handler {
 	t.Helper()
 	cfg.DaemonAddress = node.RPCAddr

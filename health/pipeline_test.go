@@ -25,10 +25,10 @@ import (
 const recordedMaxAge = 100 * 365 * 24 * time.Hour
 
 // healthSource is the snapshot source health needs of a monerod at rawURL:
-// it fetches the connections part, and dials p2p when set.
+// it fetches the connections collector's data, and dials p2p when set.
 func healthSource(t *testing.T, rawURL, p2p string) *snapshot.Source {
 	t.Helper()
-	return monerodtest.Source(t, rawURL, snapshot.Config{Parts: []string{snapshot.PartConnections}, P2PAddress: p2p, Timeout: 2 * time.Second})
+	return monerodtest.Source(t, rawURL, snapshot.Config{Collectors: []snapshot.Collector{snapshot.Connections}, P2PAddress: p2p, Timeout: 2 * time.Second})
 }
 
 func fixtureConfig(addr string) Config {

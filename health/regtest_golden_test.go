@@ -161,7 +161,7 @@ func newLoginSource(t *testing.T, rawURL, p2p, user, password string) (src *snap
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err = snapshot.New(snapshot.Config{Client: client, Parts: []string{snapshot.PartConnections}, P2PAddress: p2p, Timeout: 5 * time.Second})
+	src, err = snapshot.New(snapshot.Config{Client: client, Collectors: []snapshot.Collector{snapshot.Connections}, P2PAddress: p2p, Timeout: 5 * time.Second})
 	if err != nil {
 		client.Close()
 		t.Fatal(err)

@@ -121,6 +121,13 @@ var fuzzCalls = []fuzzCall{
 		r, err := c.GetFeeEstimate(ctx)
 		return r != nil, err
 	}},
+	{"get_block_headers_range.json", MethodGetHeadersRange, true, func(ctx context.Context, c *Client) (bool, error) {
+		r, err := c.GetBlockHeadersRange(ctx, 61, 70)
+		if err == nil && (len(r) != 10 || r[0].Height != 61 || r[9].Height != 70) {
+			return true, fuzzInvariant{fmt.Errorf("%d headers for heights 61 to 70", len(r))}
+		}
+		return r != nil, err
+	}},
 }
 
 // fuzzInvariant marks a broken promise of a successful result, so that it

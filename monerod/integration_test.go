@@ -60,6 +60,18 @@ func TestIntegrationUnrestricted(t *testing.T) {
 	if err != nil || conns == nil || len(conns) != 0 {
 		t.Fatalf("offline node connections = %v, %v; want an empty list", conns, err)
 	}
+	headers, err := c.GetBlockHeadersRange(ctx, 1, hdr.Height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range headers[1:] {
+		if h.PrevHash != headers[i].Hash || h.Timestamp < headers[i].Timestamp-7200 {
+			t.Fatalf("header %d does not follow header %d: %+v, %+v", h.Height, headers[i].Height, h, headers[i])
+		}
+	}
+	if last := headers[len(headers)-1]; last.Hash != hdr.Hash || last.BlockWeight != hdr.BlockWeight {
+		t.Fatalf("the range ends at %+v, the tip is %+v", last, hdr)
+	}
 }
 
 func TestIntegrationRestricted(t *testing.T) {
@@ -86,6 +98,10 @@ func TestIntegrationRestricted(t *testing.T) {
 	v, err := c.GetVersion(ctx)
 	if err != nil || v.Version == 0 {
 		t.Fatalf("get_version: %+v, %v", v, err)
+	}
+	// Block headers, which the block collector reads, are offered.
+	if hs, err := c.GetBlockHeadersRange(ctx, 0, info.Height-1); err != nil || uint64(len(hs)) != info.Height {
+		t.Fatalf("get_block_headers_range on a restricted node: %d headers, %v", len(hs), err)
 	}
 }
 

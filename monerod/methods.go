@@ -22,6 +22,7 @@ const (
 	MethodGetFeeEstimate    = "get_fee_estimate"
 	MethodGetBlock          = "get_block"
 	MethodGetTransactions   = "get_transactions"
+	MethodGetHeadersRange   = "get_block_headers_range"
 )
 
 // GetInfo calls get_info.

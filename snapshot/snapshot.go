@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // Snapshot is what monerod answered at one moment. A nil pointer with a nil
-// error means "not asked" (the part is disabled, or the node does not offer
+// error means "not asked" (the collector is off, or the node does not offer
 // it); a non-nil error means the call failed.
 type Snapshot struct {
 	// Time is when the fetch started: the moment the snapshot describes.
@@ -40,23 +41,31 @@ type Snapshot struct {
 	Version    *monerod.Version
 	VersionErr error
 
-	// Connections is get_connections (unrestricted nodes, when a part
-	// needs it).
+	// Connections is get_connections (unrestricted nodes, when the
+	// connections collector or a health check needs it).
 	Connections    []monerod.Connection
 	ConnectionsErr error
 
-	// The optional parts' answers (see Part*); nil when not asked or failed
-	// (the part's status in Parts tells which).
+	// The optional collectors' answers, each filled by its Collector; nil
+	// when not asked or failed (the collector's status in Collectors tells
+	// which).
 	TxPoolStats *monerod.TxPoolStats
 	TxPool      []monerod.PoolTx // fetched again only when TxPoolStats change
-	Block       *monerod.Block   // the tip, when the last_block part is on
+	Block       *monerod.Block   // the tip, when the last_block collector is on
 	BlockTxs    []monerod.Tx     // the tip's transactions
-	NetStats    *monerod.NetStats
-	PeerList    *monerod.PeerList
-	Bans        []monerod.Ban
-	RPCAccess   []monerod.RPCAccess
-	Mining      *monerod.MiningStatus
-	Fee         *monerod.FeeEstimate
+	// Blocks are the headers from the previous snapshot's tip to this
+	// one's, oldest first, each the parent of the next (last_block
+	// collector): Blocks[0], seen before, is the parent of the first new
+	// block; then every block since (a bounded number: the latest ones).
+	// Only the tip on the first snapshot and while the tip is the same.
+	// Observers (Source.Observe) see each new block here first.
+	Blocks    []monerod.BlockHeader
+	NetStats  *monerod.NetStats
+	PeerList  *monerod.PeerList
+	Bans      []monerod.Ban
+	RPCAccess []monerod.RPCAccess
+	Mining    *monerod.MiningStatus
+	Fee       *monerod.FeeEstimate
 
 	// P2PErr is the result of a TCP connect to the node's P2P port (nil
 	// on success), meaningful only when P2PChecked.
@@ -66,8 +75,8 @@ type Snapshot struct {
 
 	// Calls lists every RPC call made for this snapshot, in completion order.
 	Calls []Call
-	// Parts tells how each enabled part went.
-	Parts map[string]PartStatus
+	// Collectors tells how each collector went, info included.
+	Collectors map[string]CollectorStatus
 
 	mu sync.Mutex
 }
@@ -95,29 +104,18 @@ type Call struct {
 	Err    error
 }
 
-// PartStatus is how one part of the snapshot went.
-type PartStatus struct {
+// CollectorStatus is how one collector's share of the snapshot went.
+type CollectorStatus struct {
 	Took time.Duration
 	Err  error
-	// Skipped: the node does not offer what the part needs (restricted RPC),
-	// so it was not asked; this is not a failure.
+	// Skipped: the node does not offer what the collector needs
+	// (restricted RPC), so it was not asked; this is not a failure.
 	Skipped bool
 }
 
-// call makes one RPC call for a snapshot and records it in s.Calls.
-func call[T any](s *Snapshot, method string, fn func() (T, error)) (T, error) {
-	start := time.Now()
-	v, err := fn()
-	took := time.Since(start)
+func (s *Snapshot) setStatus(name string, st CollectorStatus) {
 	s.mu.Lock()
-	s.Calls = append(s.Calls, Call{Method: method, Took: took, Err: err})
-	s.mu.Unlock()
-	return v, err
-}
-
-func (s *Snapshot) setPart(name string, st PartStatus) {
-	s.mu.Lock()
-	s.Parts[name] = st
+	s.Collectors[name] = st
 	s.mu.Unlock()
 }
 
@@ -128,28 +126,29 @@ var ErrNoAnswer = errors.New("no answer from monerod within the deadline")
 // Config configures a Source.
 type Config struct {
 	Client *monerod.Client
-	// Parts names the optional parts to fetch besides "info" (see Part*).
-	Parts []string
+	// Collectors are the optional collectors to fetch besides "info"; the
+	// collector package lists them (collector.SnapshotCollectors).
+	Collectors []Collector
 	// Timeout bounds a fetch whose context has no deadline.
 	Timeout time.Duration
 	// P2PAddress, when set, is dialled (TCP over IPv4, at most
 	// P2PDialTimeout) in every snapshot to tell whether the node's P2P port
 	// accepts connections.
 	P2PAddress string
-	// OnRefused, when set, is called once each time a part is first found
-	// refused by the node (for a log line).
-	OnRefused func(part string, err error)
+	// OnRefused, when set, is called once each time a collector's calls
+	// are first found refused by the node (for a log line).
+	OnRefused func(collector string, err error)
 }
 
 // Source hands out snapshots of one monerod. Concurrent Get calls that arrive
 // while a fetch is under way share its result, so a crowd of scrapers and
 // probes costs the node one set of calls.
 type Source struct {
-	client    *monerod.Client
-	p2pAddr   string
-	parts     []part
-	timeout   time.Duration
-	onRefused func(string, error)
+	client     *monerod.Client
+	p2pAddr    string
+	collectors []Collector
+	timeout    time.Duration
+	onRefused  func(string, error)
 
 	mu       sync.Mutex
 	inflight *flight
@@ -159,7 +158,9 @@ type Source struct {
 	restricted *bool // what the last get_info said
 
 	refusedMu sync.Mutex
-	refused   map[string]bool // parts the node refused
+	refused   map[string]bool // collectors the node refused
+
+	observers []func(*Snapshot) // guarded by mu
 }
 
 type flight struct {
@@ -167,7 +168,8 @@ type flight struct {
 	snap *Snapshot
 }
 
-// New builds a Source. Unknown part names are an error.
+// New builds a Source. A collector without a name or a Fetch, or named
+// twice, is an error.
 func New(cfg Config) (*Source, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("snapshot: no client")
@@ -176,12 +178,16 @@ func New(cfg Config) (*Source, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	s := &Source{client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
-	for _, name := range cfg.Parts {
-		p, ok := knownParts[name]
-		if !ok {
-			return nil, fmt.Errorf("snapshot: unknown part %q", name)
+	seen := map[string]bool{InfoCollector: true}
+	for _, c := range cfg.Collectors {
+		switch {
+		case c.Name == "" || c.Fetch == nil || (c.TipBound && c.Carry == nil):
+			return nil, fmt.Errorf("snapshot: collector %q is incomplete", c.Name)
+		case seen[c.Name]:
+			return nil, fmt.Errorf("snapshot: collector %q given twice", c.Name)
 		}
-		s.parts = append(s.parts, p)
+		seen[c.Name] = true
+		s.collectors = append(s.collectors, c)
 	}
 	return s, nil
 }
@@ -224,22 +230,22 @@ func (s *Source) Get(ctx context.Context) *Snapshot {
 		return f.snap
 	case <-ctx.Done():
 		return &Snapshot{
-			Time:    time.Now(),
-			InfoErr: fmt.Errorf("%w: %w: %w", monerod.ErrTimeout, ErrNoAnswer, context.Cause(ctx)),
-			Parts:   map[string]PartStatus{},
+			Time:       time.Now(),
+			InfoErr:    fmt.Errorf("%w: %w: %w", monerod.ErrTimeout, ErrNoAnswer, context.Cause(ctx)),
+			Collectors: map[string]CollectorStatus{},
 		}
 	}
 }
 
-// fetch makes one snapshot: get_info and the tip-independent parts in
+// fetch makes one snapshot: get_info and the tip-independent collectors in
 // parallel; then, only when the tip hash changed, what depends on the tip.
 func (s *Source) fetch(ctx context.Context) *Snapshot {
-	snap := &Snapshot{Time: time.Now(), Parts: make(map[string]PartStatus, len(s.parts)+1)}
+	snap := &Snapshot{Time: time.Now(), Collectors: make(map[string]CollectorStatus, len(s.collectors)+1)}
 	var wg sync.WaitGroup
 	infoDone := make(chan struct{})
 	wg.Go(func() {
 		defer close(infoDone)
-		snap.Info, snap.InfoErr = call(snap, monerod.MethodGetInfo, func() (*monerod.Info, error) { return s.client.GetInfo(ctx) })
+		snap.Info, snap.InfoErr = RPC(snap, monerod.MethodGetInfo, func() (*monerod.Info, error) { return s.client.GetInfo(ctx) })
 	})
 	if s.p2pAddr != "" {
 		wg.Go(func() { s.dialP2P(ctx, snap) })
@@ -250,7 +256,7 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	prev := s.prev
 	known := s.restricted != nil
 	if known {
-		s.startParts(ctx, &wg, snap, prev, *s.restricted, false)
+		s.startCollectors(ctx, &wg, snap, prev, *s.restricted, false)
 	}
 	<-infoDone
 	if info := snap.Info; info != nil {
@@ -263,23 +269,41 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 		s.restricted = &info.Restricted
 		switch {
 		case !known:
-			s.startParts(ctx, &wg, snap, prev, info.Restricted, false)
+			s.startCollectors(ctx, &wg, snap, prev, info.Restricted, false)
 		case lifted:
-			// The parts started with get_info took the node for restricted
-			// and skipped what it refused; ask for those now.
-			s.startSkippedParts(ctx, &wg, snap, prev)
+			// The collectors started with get_info took the node for
+			// restricted and skipped what it refused; ask for those now.
+			s.startSkipped(ctx, &wg, snap, prev)
 		}
-		s.startParts(ctx, &wg, snap, prev, info.Restricted, true)
+		s.startCollectors(ctx, &wg, snap, prev, info.Restricted, true)
 		s.fetchTip(ctx, snap, prev)
 	} else {
-		snap.setPart(PartInfo, PartStatus{Took: time.Since(snap.Time), Err: snap.InfoErr})
+		snap.setStatus(InfoCollector, CollectorStatus{Took: time.Since(snap.Time), Err: snap.InfoErr})
 	}
 	wg.Wait()
 	snap.Took = time.Since(snap.Time)
 	if snap.Info != nil {
 		s.prev = snap
+		s.mu.Lock()
+		observers := s.observers
+		s.mu.Unlock()
+		for _, fn := range observers {
+			fn(snap)
+		}
 	}
 	return snap
+}
+
+// Observe makes fn see every snapshot in which monerod answered get_info,
+// once, when it is complete and before any Get returns it, whoever asked
+// for it (a scrape or a health probe). Snapshots are built one at a time,
+// in order, so fn is never called concurrently with itself. That is where
+// events (a new block) are counted: once each, however many requests share
+// the snapshot that shows them. fn must not call Get.
+func (s *Source) Observe(fn func(*Snapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observers = append(slices.Clone(s.observers), fn)
 }
 
 // fetchTip fills what changes only with the tip (the last block header, the
@@ -292,23 +316,23 @@ func (s *Source) fetchTip(ctx context.Context, snap, prev *Snapshot) {
 	if sameTip(prev, snap) && prev.LastBlock != nil && prev.LastBlock.Hash == info.TopBlockHash &&
 		prev.HardFork != nil && (!info.Restricted || prev.Version != nil) {
 		snap.LastBlock, snap.HardFork, snap.Version = prev.LastBlock, prev.HardFork, prev.Version
-		snap.setPart(PartInfo, PartStatus{Took: time.Since(snap.Time)})
+		snap.setStatus(InfoCollector, CollectorStatus{Took: time.Since(snap.Time)})
 		return
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		snap.LastBlock, snap.LastBlockErr = call(snap, monerod.MethodLastBlockHeader, func() (*monerod.BlockHeader, error) { return s.client.GetLastBlockHeader(ctx) })
+		snap.LastBlock, snap.LastBlockErr = RPC(snap, monerod.MethodLastBlockHeader, func() (*monerod.BlockHeader, error) { return s.client.GetLastBlockHeader(ctx) })
 	})
 	wg.Go(func() {
-		snap.HardFork, snap.HardForkErr = call(snap, monerod.MethodHardForkInfo, func() (*monerod.HardForkInfo, error) { return s.client.HardForkInfo(ctx) })
+		snap.HardFork, snap.HardForkErr = RPC(snap, monerod.MethodHardForkInfo, func() (*monerod.HardForkInfo, error) { return s.client.HardForkInfo(ctx) })
 	})
 	if info.Restricted {
 		wg.Go(func() {
-			snap.Version, snap.VersionErr = call(snap, monerod.MethodGetVersion, func() (*monerod.Version, error) { return s.client.GetVersion(ctx) })
+			snap.Version, snap.VersionErr = RPC(snap, monerod.MethodGetVersion, func() (*monerod.Version, error) { return s.client.GetVersion(ctx) })
 		})
 	}
 	wg.Wait()
-	snap.setPart(PartInfo, PartStatus{
+	snap.setStatus(InfoCollector, CollectorStatus{
 		Took: time.Since(snap.Time),
 		Err:  errors.Join(snap.LastBlockErr, snap.HardForkErr, snap.VersionErr),
 	})
@@ -320,53 +344,53 @@ func sameTip(prev, cur *Snapshot) bool {
 	return prev != nil && prev.Info != nil && cur.Info != nil && prev.Info.TopBlockHash == cur.Info.TopBlockHash
 }
 
-// startSkippedParts starts the enabled parts (not tip-bound) that this
-// snapshot reported skipped, once the node turned out not to be restricted.
-func (s *Source) startSkippedParts(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot) {
-	for _, p := range s.parts {
+// startSkipped starts the collectors (not tip-bound) that this snapshot
+// reported skipped, once the node turned out not to be restricted.
+func (s *Source) startSkipped(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot) {
+	for _, c := range s.collectors {
 		snap.mu.Lock()
-		st, ok := snap.Parts[p.name]
+		st, ok := snap.Collectors[c.Name]
 		snap.mu.Unlock()
-		if p.tipBound || !ok || !st.Skipped {
+		if c.TipBound || !ok || !st.Skipped {
 			continue
 		}
-		wg.Go(func() { s.runPart(ctx, p, snap, prev) })
+		wg.Go(func() { s.run(ctx, c, snap, prev) })
 	}
 }
 
-// startParts starts the enabled optional parts of one kind (tip-bound or
-// not) that the node is expected to offer; the others are reported as
-// skipped. Tip-bound parts reuse the previous answer while the tip is the same.
-func (s *Source) startParts(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot, restricted, tipBound bool) {
-	// Only tip-bound parts run after get_info, so only they may read it.
+// startCollectors starts the collectors of one kind (tip-bound or not) that
+// the node is expected to offer; the others are reported as skipped.
+// Tip-bound collectors reuse the previous answer while the tip is the same.
+func (s *Source) startCollectors(ctx context.Context, wg *sync.WaitGroup, snap, prev *Snapshot, restricted, tipBound bool) {
+	// Only tip-bound collectors run after get_info, so only they may read it.
 	carry := tipBound && sameTip(prev, snap)
-	for _, p := range s.parts {
-		if p.tipBound != tipBound {
+	for _, c := range s.collectors {
+		if c.TipBound != tipBound {
 			continue
 		}
-		if (p.unrestrictedOnly && restricted) || s.isRefused(p.name) {
-			snap.setPart(p.name, PartStatus{Skipped: true})
+		if (c.UnrestrictedOnly && restricted) || s.isRefused(c.Name) {
+			snap.setStatus(c.Name, CollectorStatus{Skipped: true})
 			continue
 		}
-		if carry && p.carry(prev, snap) {
-			snap.setPart(p.name, PartStatus{})
+		if carry && c.Carry(prev, snap) {
+			snap.setStatus(c.Name, CollectorStatus{})
 			continue
 		}
-		wg.Go(func() { s.runPart(ctx, p, snap, prev) })
+		wg.Go(func() { s.run(ctx, c, snap, prev) })
 	}
 }
 
-// runPart fetches one part and records how it went; a refusal marks the part
-// skipped from now on.
-func (s *Source) runPart(ctx context.Context, p part, snap, prev *Snapshot) {
+// run fetches one collector's data and records how it went; a refusal marks
+// the collector skipped from now on.
+func (s *Source) run(ctx context.Context, c Collector, snap, prev *Snapshot) {
 	start := time.Now()
-	err := p.fetch(ctx, s.client, snap, prev)
-	st := PartStatus{Took: time.Since(start), Err: err}
+	err := c.Fetch(ctx, s.client, snap, prev)
+	st := CollectorStatus{Took: time.Since(start), Err: err}
 	if errors.Is(err, monerod.ErrMethodNotAvailable) {
-		s.markRefused(p.name, err)
-		st = PartStatus{Took: st.Took, Skipped: true}
+		s.markRefused(c.Name, err)
+		st = CollectorStatus{Took: st.Took, Skipped: true}
 	}
-	snap.setPart(p.name, st)
+	snap.setStatus(c.Name, st)
 }
 
 // P2PDialTimeout bounds the P2P dial, as the older Python service's 5 s

@@ -3,7 +3,6 @@ package snapshot_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -143,14 +142,14 @@ func TestJoinerWithShortDeadlineReturnsInTime(t *testing.T) {
 
 func TestRestrictedNodeIsNotAskedWhatItRefuses(t *testing.T) {
 	srv := fixtures.NewServer(t, "restricted", nil)
-	src := monerodtest.Source(t, srv.URL, snapshot.Config{Parts: []string{snapshot.PartConnections}})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{Collectors: []snapshot.Collector{snapshot.Connections}})
 	for range 3 {
 		snap := src.Get(t.Context())
 		if !snap.Up() || !snap.Info.Restricted {
 			t.Fatalf("snapshot: %+v", snap)
 		}
-		if st := snap.Parts[snapshot.PartConnections]; !st.Skipped || st.Err != nil {
-			t.Fatalf("connections part on a restricted node: %+v", st)
+		if st := snap.Collectors[snapshot.Connections.Name]; !st.Skipped || st.Err != nil {
+			t.Fatalf("connections on a restricted node: %+v", st)
 		}
 		if snap.Version == nil {
 			t.Fatal("no get_version on a restricted node")
@@ -164,22 +163,22 @@ func TestRestrictedNodeIsNotAskedWhatItRefuses(t *testing.T) {
 	}
 }
 
-func TestRefusedPartSkippedAfterFirstRefusal(t *testing.T) {
+func TestRefusedCollectorSkippedAfterFirstRefusal(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
 		"get_connections": serveFixture(t, fixtures.Errors, "method_not_found", nil),
 	})
 	var refusals atomic.Int64
 	src := monerodtest.Source(t, srv.URL, snapshot.Config{
-		Parts:     []string{snapshot.PartConnections},
-		OnRefused: func(string, error) { refusals.Add(1) },
+		Collectors: []snapshot.Collector{snapshot.Connections},
+		OnRefused:  func(string, error) { refusals.Add(1) },
 	})
 	for range 4 {
 		snap := src.Get(t.Context())
-		if st := snap.Parts[snapshot.PartConnections]; !st.Skipped || st.Err != nil {
-			t.Fatalf("refused part: %+v, want skipped without error", st)
+		if st := snap.Collectors[snapshot.Connections.Name]; !st.Skipped || st.Err != nil {
+			t.Fatalf("refused collector: %+v, want skipped without error", st)
 		}
 		if !snap.Up() {
-			t.Fatal("a refused part made the node look down")
+			t.Fatal("a refused collector made the node look down")
 		}
 	}
 	if srv.Calls("get_connections") != 1 || refusals.Load() != 1 {
@@ -191,13 +190,13 @@ func TestUnreachableNode(t *testing.T) {
 	srv := fixtures.NewServer(t, "unrestricted", nil)
 	url := srv.URL
 	srv.Close()
-	src := monerodtest.Source(t, url, snapshot.Config{Parts: []string{snapshot.PartConnections}, P2PAddress: strings.TrimPrefix(url, "http://")})
+	src := monerodtest.Source(t, url, snapshot.Config{Collectors: []snapshot.Collector{snapshot.Connections}, P2PAddress: strings.TrimPrefix(url, "http://")})
 	snap := src.Get(t.Context())
 	if snap.Up() || !errors.Is(snap.InfoErr, monerod.ErrUnreachable) {
 		t.Fatalf("up=%t err=%v", snap.Up(), snap.InfoErr)
 	}
-	if st := snap.Parts[snapshot.PartInfo]; st.Err == nil {
-		t.Fatal("info part reported success")
+	if st := snap.Collectors[snapshot.InfoCollector]; st.Err == nil {
+		t.Fatal("info reported success")
 	}
 	if !snap.P2PChecked || snap.P2PErr == nil {
 		t.Fatalf("p2p dial to a closed port: checked=%t err=%v", snap.P2PChecked, snap.P2PErr)
@@ -208,15 +207,24 @@ func TestUnreachableNode(t *testing.T) {
 	}
 }
 
-func TestNewRejectsUnknownPart(t *testing.T) {
-	if _, err := snapshot.New(snapshot.Config{Client: &monerod.Client{}, Parts: []string{"nope"}}); err == nil {
-		t.Fatal("unknown part accepted")
+func TestNewRejectsBadCollectors(t *testing.T) {
+	fetch := snapshot.Connections.Fetch
+	for name, cs := range map[string][]snapshot.Collector{
+		"no name":             {{Fetch: fetch}},
+		"no fetch":            {{Name: "x"}},
+		"tip-bound, no carry": {{Name: "x", Fetch: fetch, TipBound: true}},
+		"twice":               {snapshot.Connections, snapshot.Connections},
+		"named info":          {{Name: snapshot.InfoCollector, Fetch: fetch}},
+	} {
+		if _, err := snapshot.New(snapshot.Config{Client: &monerod.Client{}, Collectors: cs}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 
-// A node restarted without --restricted-rpc has its parts asked in the very
-// first snapshot that sees it unrestricted.
-func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
+// A node restarted without --restricted-rpc has its collectors asked in the
+// very first snapshot that sees it unrestricted.
+func TestRestrictionLiftedAsksCollectorsAtOnce(t *testing.T) {
 	restricted := fixtures.Load(t, fixtures.Restricted, "get_info")
 	open := fixtures.Load(t, fixtures.Unrestricted, "get_info")
 	var lifted atomic.Bool
@@ -229,14 +237,14 @@ func TestRestrictionLiftedAsksPartsAtOnce(t *testing.T) {
 			_, _ = w.Write(restricted)
 		},
 	})
-	src := monerodtest.Source(t, srv.URL, snapshot.Config{Parts: []string{snapshot.PartConnections}})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{Collectors: []snapshot.Collector{snapshot.Connections}})
 	src.Get(t.Context())
-	if snap := src.Get(t.Context()); !snap.Parts[snapshot.PartConnections].Skipped || srv.Calls("get_connections") != 0 {
+	if snap := src.Get(t.Context()); !snap.Collectors[snapshot.Connections.Name].Skipped || srv.Calls("get_connections") != 0 {
 		t.Fatal("connections asked of a restricted node")
 	}
 	lifted.Store(true)
 	snap := src.Get(t.Context())
-	if st := snap.Parts[snapshot.PartConnections]; st.Skipped || st.Err != nil || snap.Connections == nil {
+	if st := snap.Collectors[snapshot.Connections.Name]; st.Skipped || st.Err != nil || snap.Connections == nil {
 		t.Fatalf("first unrestricted snapshot: connections %+v", st)
 	}
 	if srv.Calls("get_connections") != 1 {
@@ -262,27 +270,57 @@ func TestDaemonVersion(t *testing.T) {
 	}
 }
 
-// The P2P dial is IPv4 only, as the older service's AF_INET socket was: an
-// IPv6 address is never dialled, even with a listener there.
-func TestP2PDialIPv4(t *testing.T) {
-	srv := fixtures.NewServer(t, "unrestricted", nil)
-	for _, tc := range []struct {
-		network, addr string
-		ok            bool
-	}{
-		{"tcp4", "127.0.0.1:0", true},
-		{"tcp6", "[::1]:0", false},
-	} {
-		l, err := net.Listen(tc.network, tc.addr)
-		if err != nil {
-			t.Logf("%s: %v (no %s here)", tc.addr, err, tc.network)
-			continue
-		}
-		t.Cleanup(func() { l.Close() })
-		src := monerodtest.Source(t, srv.URL, snapshot.Config{P2PAddress: l.Addr().String()})
-		snap := src.Get(t.Context())
-		if !snap.P2PChecked || (snap.P2PErr == nil) != tc.ok {
-			t.Errorf("dial %s: checked=%t err=%v, want success %t", l.Addr(), snap.P2PChecked, snap.P2PErr, tc.ok)
+// TestObserveSeesEachSnapshotOnce: an observer sees every snapshot in which
+// monerod answered, once, before any Get returns it, however many Gets
+// share it; not the snapshots of a node that did not answer.
+func TestObserveSeesEachSnapshotOnce(t *testing.T) {
+	gate := make(chan struct{})
+	var down atomic.Bool
+	srv := fixtures.NewServer(t, "unrestricted", map[string]http.HandlerFunc{
+		"get_info": func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			serveFixture(t, "unrestricted", "get_info", func() { <-gate })(w, r)
+		},
+	})
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{})
+	var mu sync.Mutex
+	seen := map[*snapshot.Snapshot]int{}
+	src.Observe(func(s *snapshot.Snapshot) {
+		mu.Lock()
+		seen[s]++
+		mu.Unlock()
+	})
+	var wg sync.WaitGroup
+	snaps := make([]*snapshot.Snapshot, 10)
+	for i := range snaps {
+		wg.Go(func() {
+			snaps[i] = src.Get(t.Context())
+			mu.Lock()
+			defer mu.Unlock()
+			if seen[snaps[i]] != 1 {
+				t.Errorf("Get returned a snapshot observed %d times", seen[snaps[i]])
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // let every Get join
+	close(gate)
+	wg.Wait()
+	src.Get(t.Context())
+	down.Store(true)
+	if src.Get(t.Context()).Up() {
+		t.Fatal("the node should be down")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Fatalf("%d snapshots observed, want 2 (shared, then the next; not the failed one)", len(seen))
+	}
+	for s, n := range seen {
+		if n != 1 || !s.Up() {
+			t.Errorf("snapshot observed %d times, up %t", n, s.Up())
 		}
 	}
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/monerod"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 const passwordEnv = "MONEROD_RPC_PASSWORD"
@@ -41,7 +41,7 @@ type config struct {
 	compression      bool
 	maxRequests      int
 	memoryLimit      int64    // soft limit for the Go runtime; 0: none
-	collectors       []string // optional parts switched on, sorted
+	collectors       []string // optional collectors switched on, sorted by name
 	health           health.Config
 	warnings         []string // settings not used as given, for the log
 	web              *web.FlagConfig
@@ -118,10 +118,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p. Default: all but p2p, plus p2p when --health.p2p-address is set or CONSIDER_P2P_STATUS is true.").
 			Envar("HEALTH_CHECKS").String()
 	)
+	// One flag per registered collector, as node_exporter does.
 	collectorFlags := map[string]*bool{}
-	for _, c := range collectorDefaults {
-		collectorFlags[c.name] = app.Flag("collector."+c.name, fmt.Sprintf("The %s collector: %s.", c.name, c.help)).
-			Default(strconv.FormatBool(c.on)).Bool()
+	for _, d := range collector.Definitions() {
+		collectorFlags[d.Name] = app.Flag("collector."+d.Name, d.Help()).Default(strconv.FormatBool(d.Default)).Bool()
 	}
 	webFlags := kingpinflag.AddFlags(app, ":18091")
 	if f := app.GetFlag("web.listen-address"); f != nil {
@@ -153,9 +153,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		web:              webFlags,
 		log:              logCfg,
 	}
-	for _, c := range collectorDefaults {
-		if *collectorFlags[c.name] {
-			cfg.collectors = append(cfg.collectors, c.name)
+	for _, name := range collector.Names() {
+		if *collectorFlags[name] {
+			cfg.collectors = append(cfg.collectors, name)
 		}
 	}
 	if err := cfg.applyLegacyEnv(rpcURL, rpcURLSet, *rpcPort, timeoutSet, listenSet); err != nil {
@@ -277,25 +277,6 @@ func (cfg *config) applyLegacyEnv(rpcURL *string, rpcURLSet bool, rpcPort int, t
 		}
 	}
 	return nil
-}
-
-// collectorDefaults lists the optional collectors in the order they are
-// documented, with what they ask of monerod. "info" is always on: monero_up
-// and the health checks need it.
-var collectorDefaults = []struct {
-	name string
-	on   bool
-	help string
-}{
-	{snapshot.PartTxPool, true, "get_transaction_pool_stats every scrape; get_transaction_pool when the pool changed"},
-	{snapshot.PartLastBlock, true, "get_block and get_transactions when the tip changes"},
-	{snapshot.PartConnections, true, "get_connections; unrestricted nodes"},
-	{snapshot.PartNet, true, "get_net_stats; unrestricted nodes"},
-	{snapshot.PartPeerList, false, "get_peer_list; unrestricted nodes"},
-	{snapshot.PartBans, true, "get_bans; unrestricted nodes"},
-	{snapshot.PartRPCAccess, false, "rpc_access_tracking; unrestricted nodes"},
-	{snapshot.PartMining, true, "mining_status; unrestricted nodes"},
-	{snapshot.PartFee, true, "get_fee_estimate when the tip changes"},
 }
 
 // readPassword takes the password from a file or from the environment, never

@@ -205,7 +205,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad PORT", env: map[string]string{"PORT": "http"}, wantErr: `PORT "http" is not a port number`},
 		{name: "negative peers", args: []string{"--health.min-peers=-1"}, wantErr: "negative"},
 		{name: "collectors", args: []string{"--no-collector.txpool", "--collector.peerlist"}, check: func(t *testing.T, c *config) {
-			if strings.Join(c.collectors, ",") != "last_block,connections,net,peerlist,bans,mining,fee" {
+			if strings.Join(c.collectors, ",") != "bans,connections,fee,last_block,mining,net,peerlist" {
 				t.Fatalf("collectors %v", c.collectors)
 			}
 		}},

@@ -16,6 +16,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/internal/exportertest"
 	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
@@ -60,7 +61,11 @@ func TestIntegrationMetricsMatchTheNode(t *testing.T) {
 	node.Mine(t, 5)
 	// Every collector on, the off-by-default ones too, so that the golden
 	// file lists every family the mixin may use.
-	url := startExporter(t, "--monerod.rpc-url="+node.URL(), "--collector.peerlist", "--collector.rpc_access").URL
+	args := []string{"--monerod.rpc-url=" + node.URL()}
+	for _, d := range collector.Definitions() {
+		args = append(args, "--collector."+d.Name)
+	}
+	url := startExporter(t, args...).URL
 	body, mfs := scrape(t, url, nil)
 
 	var info struct {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -102,24 +101,23 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 	// The snapshot fetches what the collectors show and what the checks read.
-	parts := slices.Clone(cfg.collectors)
-	if checks := cfg.health.EnabledChecks(); (slices.Contains(checks, health.CheckPeers) || slices.Contains(checks, health.CheckSync)) &&
-		!slices.Contains(parts, snapshot.PartConnections) {
-		parts = append(parts, snapshot.PartConnections)
+	fetch, err := collector.SnapshotCollectors(cfg.collectors, &cfg.health)
+	if err != nil {
+		return nil, err
 	}
 	source, err := snapshot.New(snapshot.Config{
 		Client:     client,
-		Parts:      parts,
+		Collectors: fetch,
 		P2PAddress: cfg.health.P2PAddress,
 		Timeout:    cfg.timeout,
-		OnRefused: func(part string, err error) {
-			logger.Info("monerod refuses a part of the scrape; skipping it from now on", "part", part, "err", err)
+		OnRefused: func(name string, err error) {
+			logger.Info("monerod refuses what a collector asks; skipping it from now on", "collector", name, "err", err)
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Parts: cfg.collectors, Health: &cfg.health})
+	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Collectors: cfg.collectors, Health: &cfg.health})
 	// The links of the page that / shows a browser.
 	links := []health.Link{
 		{Address: cfg.metricsPath, Text: "Metrics"},

@@ -60,6 +60,29 @@ func TestREADMEDocumentsEveryFlagAndMetric(t *testing.T) {
 	}
 }
 
+// TestEveryCollectorHasAFlag: each registered collector is switched by
+// --collector.NAME, whose help is built from its definition, and is named in
+// docs/flags.md's table of collectors.
+func TestEveryCollectorHasAFlag(t *testing.T) {
+	var help, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &help, &stderr); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	text := strings.Join(strings.Fields(help.String()), " ")
+	flagsText := testenv.ReadFile(t, flagsDoc)
+	for _, d := range collector.Definitions() {
+		if !strings.Contains(text, "--[no-]collector."+d.Name+" ") {
+			t.Errorf("--help has no --collector.%s", d.Name)
+		}
+		if h := d.Help(); strings.TrimSpace(d.Summary) == "" || !strings.Contains(text, h) {
+			t.Errorf("--collector.%s: help %q missing or empty in --help", d.Name, h)
+		}
+		if !strings.Contains(flagsText, "| `"+d.Name+"` |") {
+			t.Errorf("docs/flags.md's table of collectors has no row for %s", d.Name)
+		}
+	}
+}
+
 // documentedFamilies are the monero_ families a real scrape showed
 // (testdata/metrics.prom), and those the collectors declare with every
 // collector and the health checks on: some appear only on a node with peers
@@ -75,11 +98,7 @@ func documentedFamilies(t *testing.T) []string {
 		families = append(families, m[1])
 	}
 
-	var parts []string
-	for _, c := range collectorDefaults {
-		parts = append(parts, c.name)
-	}
-	coll := collector.New(nil, collector.Options{Parts: parts, Health: &health.Config{}})
+	coll := collector.New(nil, collector.Options{Collectors: collector.Names(), Health: &health.Config{}})
 	ch := make(chan *prometheus.Desc)
 	go func() {
 		coll.Describe(ch)

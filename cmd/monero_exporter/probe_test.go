@@ -28,11 +28,13 @@ import (
 )
 
 // countingNode is a fake monerod replaying a fixture set that counts the
-// TCP connections made to it: a refused probe must make none.
+// TCP connections made to it (a refused probe must make none) and those
+// open now (a dropped target's must close).
 type countingNode struct {
 	*httptest.Server
 	fx    *fixtures.Server
 	conns atomic.Int64
+	live  atomic.Int64
 }
 
 func newCountingNode(t *testing.T, set string, overrides map[string]http.HandlerFunc) *countingNode {
@@ -40,8 +42,12 @@ func newCountingNode(t *testing.T, set string, overrides map[string]http.Handler
 	n := &countingNode{fx: fixtures.NewServer(t, set, overrides)}
 	n.Server = httptest.NewUnstartedServer(n.fx)
 	n.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			n.conns.Add(1)
+			n.live.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			n.live.Add(-1)
 		}
 	}
 	n.Start()

@@ -63,13 +63,7 @@ func newProbes(cfg *config, shared nodeShared, own prometheus.Registerer, logger
 	if p.file == "" {
 		return p, nil
 	}
-	p.opts = modules.Options{MaxTimeout: maxRequestTimeout, ExporterVersion: version.Version}
-	for _, c := range collectorDefaults {
-		p.opts.KnownCollectors = append(p.opts.KnownCollectors, c.name)
-		if c.on {
-			p.opts.DefaultCollectors = append(p.opts.DefaultCollectors, c.name)
-		}
-	}
+	p.opts = moduleOptions()
 	p.cache = targets.New[*node](targets.Options{MaxSize: cfg.probeMaxTargets, IdleTimeout: cfg.probeIdleTimeout})
 	p.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "monero_exporter_config_last_reload_successful",
@@ -86,6 +80,19 @@ func newProbes(cfg *config, shared nodeShared, own prometheus.Registerer, logger
 		return nil, err
 	}
 	return p, nil
+}
+
+// moduleOptions is what the exporter tells the modules package: the
+// collectors a module may name and those it gets when it names none.
+func moduleOptions() modules.Options {
+	opts := modules.Options{MaxTimeout: maxRequestTimeout, ExporterVersion: version.Version}
+	for _, c := range collectorDefaults {
+		opts.KnownCollectors = append(opts.KnownCollectors, c.name)
+		if c.on {
+			opts.DefaultCollectors = append(opts.DefaultCollectors, c.name)
+		}
+	}
+	return opts
 }
 
 func (p *probes) enabled() bool { return p.file != "" }

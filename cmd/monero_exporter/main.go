@@ -146,7 +146,7 @@ func newHandler(cfg *config, logger *slog.Logger) (*exporter, error) {
 			{Address: health.PathV1, Text: "Health, JSON API of monero_health_check"},
 		}
 		if probes.enabled() {
-			links = append(links, web.LandingLinks{Address: pathProbe, Text: "Probe another node: /probe?target=HOST[:PORT]&module=NAME (the modules of " + cfg.configFile + ")"})
+			links = append(links, web.LandingLinks{Address: pathProbe, Text: "Probe another node: /probe?target=HOST[:PORT]&module=NAME, with the modules of --config.file"})
 		}
 		links = append(links, web.LandingLinks{Address: "/-/healthy", Text: "Exporter liveness"})
 		landing, err := web.NewLandingPage(web.LandingConfig{

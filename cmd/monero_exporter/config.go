@@ -42,6 +42,9 @@ type config struct {
 	maxRequests      int
 	memoryLimit      int64    // soft limit for the Go runtime; 0: none
 	collectors       []string // optional collectors switched on, sorted by name
+	configFile       string   // modules for /probe; "": no multi-target mode
+	probeMaxTargets  int
+	probeIdleTimeout time.Duration
 	health           health.Config
 	warnings         []string // settings not used as given, for the log
 	web              *web.FlagConfig
@@ -104,6 +107,14 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		memLimit = app.Flag("runtime.memory-limit", "Soft memory limit of the Go runtime (as GOMEMLIMIT, which wins when set): past it the garbage collector works harder rather than letting the heap double, which keeps the exporter small when abused by many connections. 0: none.").
 				Default("40MiB").Envar("RUNTIME_MEMORY_LIMIT").Bytes()
 	)
+	var (
+		configFile = app.Flag("config.file", "YAML file of modules for /probe?target=HOST&module=NAME (login, TLS, timeout, collectors, health thresholds, allowed targets); reloaded on SIGHUP and POST /-/reload. Without it /probe answers 404.").
+				String()
+		probeMax = app.Flag("probe.max-targets", "Most targets of /probe held at once (a client and a snapshot each); past it the least recently probed is dropped. Set it above the number of nodes probed.").
+				Default("500").Envar("PROBE_MAX_TARGETS").Int()
+		probeIdle = app.Flag("probe.target-idle-timeout", "A target of /probe not probed for this long is dropped, and its connections closed. Longer than the scrape interval.").
+				Default("10m").Envar("PROBE_TARGET_IDLE_TIMEOUT").Duration()
+	)
 	var maxAgeSet bool
 	var (
 		maxAge = app.Flag("health.last-block-max-age",
@@ -150,6 +161,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		compression:      *compression,
 		maxRequests:      *maxRequests,
 		memoryLimit:      int64(*memLimit),
+		configFile:       *configFile,
+		probeMaxTargets:  *probeMax,
+		probeIdleTimeout: *probeIdle,
 		web:              webFlags,
 		log:              logCfg,
 	}
@@ -195,6 +209,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--monerod.max-response-size must be at least 64KiB, got %d bytes", cfg.maxResponseBytes)
 	case !strings.HasPrefix(cfg.metricsPath, "/"):
 		return nil, fmt.Errorf("--web.telemetry-path must start with '/', got %q", cfg.metricsPath)
+	case cfg.probeMaxTargets < 1:
+		return nil, fmt.Errorf("--probe.max-targets must be at least 1, got %d", cfg.probeMaxTargets)
+	case cfg.probeIdleTimeout <= 0:
+		return nil, fmt.Errorf("--probe.target-idle-timeout must be positive, got %s", cfg.probeIdleTimeout)
 	}
 	if (cfg.tlsCAFile != "" || cfg.tlsSkipVerify) && cfg.rpcURL.Scheme != "https" {
 		return nil, errors.New("--monerod.tls-* options need an https:// --monerod.rpc-url")

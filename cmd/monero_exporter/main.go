@@ -26,8 +26,6 @@ import (
 
 	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/health"
-	"github.com/monero-ops/monero_exporter/monerod"
-	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 func main() {
@@ -59,12 +57,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "monero_exporter: error: %v\n", err)
 		return 1
 	}
+	defer handler.probes.close()
 	logger.Info("starting monero_exporter", "version", version.Info(), "monerod", cfg.rpcURL.String(),
-		"login", cfg.rpcUser != "")
+		"login", cfg.rpcUser != "", "config_file", cfg.configFile)
 
 	srv := newServer(handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	watchReloads(ctx, handler.probes)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(srv, cfg.web, logger) }()
 	select {
@@ -80,52 +80,47 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// exporter is the exporter's HTTP endpoints, and the multi-target mode's
+// state, which SIGHUP reloads.
+type exporter struct {
+	http.Handler
+	probes *probes
+}
+
 // newHandler wires the client, the snapshot source and the collectors into
-// the exporter's HTTP endpoints.
-func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
-	requests := collector.NewRPCRequestsCounter()
-	client, err := monerod.New(monerod.Config{
-		URL:                   cfg.rpcURL,
-		User:                  cfg.rpcUser,
-		Password:              cfg.rpcPassword,
-		TLSCAFile:             cfg.tlsCAFile,
-		TLSInsecureSkipVerify: cfg.tlsSkipVerify,
-		MaxConnections:        cfg.maxConnections,
-		MaxResponseBytes:      cfg.maxResponseBytes,
-		UserAgent:             "monero_exporter/" + version.Version,
-		OnCall: func(method, outcome string, _ time.Duration) {
-			requests.WithLabelValues(method, outcome).Inc()
-		},
-	})
-	if err != nil {
-		return nil, err
+// the exporter's HTTP endpoints, with /probe for other nodes when
+// --config.file is given.
+func newHandler(cfg *config, logger *slog.Logger) (*exporter, error) {
+	shared := nodeShared{
+		maxResponseBytes: cfg.maxResponseBytes,
+		requests:         collector.NewRPCRequestsCounter(),
+		logger:           logger,
 	}
-	// The snapshot fetches what the collectors show and what the checks read.
-	fetch, err := collector.SnapshotCollectors(cfg.collectors, &cfg.health)
-	if err != nil {
-		return nil, err
-	}
-	source, err := snapshot.New(snapshot.Config{
-		Client:     client,
-		Collectors: fetch,
-		P2PAddress: cfg.health.P2PAddress,
-		Timeout:    cfg.timeout,
-		OnRefused: func(name string, err error) {
-			logger.Info("monerod refuses what a collector asks; skipping it from now on", "collector", name, "err", err)
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	coll := collector.New(source, collector.Options{Timeout: cfg.timeout, Collectors: cfg.collectors, Health: &cfg.health})
 	// The links of the page that / shows a browser.
 	links := []health.Link{
 		{Address: cfg.metricsPath, Text: "Metrics"},
 		{Address: health.PathHealth, Text: "Health (probe: 200 or 503)"},
 		{Address: health.PathV1, Text: "Health, JSON API of monero_health_check"},
-		{Address: "/-/healthy", Text: "Exporter liveness"},
 	}
-	healthHandler := health.NewHandler(source, cfg.health, cfg.timeout, logger, links...)
+	if cfg.configFile != "" {
+		links = append(links, health.Link{Address: pathProbe, Text: "Probe another node: /probe?target=HOST[:PORT]&module=NAME, with the modules of --config.file"})
+	}
+	links = append(links, health.Link{Address: "/-/healthy", Text: "Exporter liveness"})
+	single, err := newNode(nodeConfig{
+		url:            cfg.rpcURL,
+		user:           cfg.rpcUser,
+		password:       cfg.rpcPassword,
+		tlsCAFile:      cfg.tlsCAFile,
+		tlsSkipVerify:  cfg.tlsSkipVerify,
+		maxConnections: cfg.maxConnections,
+		timeout:        cfg.timeout,
+		collectors:     cfg.collectors,
+		health:         cfg.health,
+		links:          links,
+	}, shared)
+	if err != nil {
+		return nil, err
+	}
 
 	// The exporter's own metrics: build info, Go runtime, process, the RPC
 	// calls it sent and promhttp's own counters.
@@ -134,30 +129,43 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 		versioncollector.NewCollector("monero_exporter"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		requests,
+		shared.requests,
 	)
+	probes, err := newProbes(cfg, shared, own, logger)
+	if err != nil {
+		single.Close()
+		return nil, err
+	}
 
 	// Each kind of endpoint has its own cap on requests in flight, so that
 	// a flood of health probes cannot keep Prometheus from scraping.
 	wait := func(r *http.Request) time.Duration { return scrapeTimeout(r, cfg.timeout, cfg.timeoutOffset, logger) }
 	mux := http.NewServeMux()
 	mux.Handle(cfg.metricsPath, limitInFlight(cfg.maxRequests, wait,
-		promhttp.InstrumentMetricHandler(own, newMetricsHandler(coll, own, cfg, logger))))
-	healthLimited := limitInFlight(cfg.maxRequests, wait, healthHandler)
+		promhttp.InstrumentMetricHandler(own, newMetricsHandler(single.coll, own, cfg, logger))))
+	mux.Handle(pathProbe, limitInFlight(cfg.maxRequests, wait, http.HandlerFunc(probes.serveProbe)))
+	healthLimited := limitInFlight(cfg.maxRequests, wait, probes.withTargets(single.health))
 	for _, p := range []string{health.PathHealth, health.PathV1, health.PathV1 + "/"} {
 		mux.Handle(p, healthLimited)
 	}
+	mux.HandleFunc(pathReload, probes.serveReload)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "Healthy\n")
 	})
 	if cfg.metricsPath != "/" {
 		// As monero_health_check: / is /api/v1's JSON, except to a browser,
-		// which gets the node's checks and the links above.
-		mux.Handle(health.PathRoot, healthHandler)
+		// which gets the node's checks and the links.
+		mux.Handle(health.PathRoot, healthLimited)
 	}
-	return mux, nil
+	return &exporter{Handler: mux, probes: probes}, nil
 }
+
+// Paths of the multi-target mode.
+const (
+	pathProbe  = "/probe"
+	pathReload = "/-/reload"
+)
 
 // scrapeTimeout is Prometheus's scrape timeout minus the offset, or the
 // default timeout when the request does not say; never more than

@@ -31,15 +31,21 @@ type metricsHandler struct {
 func newMetricsHandler(coll *collector.Collector, own prometheus.Gatherer, cfg *config, logger *slog.Logger) *metricsHandler {
 	return &metricsHandler{
 		coll: coll, own: own, timeout: cfg.timeout, offset: cfg.timeoutOffset, logger: logger,
-		opts: promhttp.HandlerOpts{
-			ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-			ErrorHandling: promhttp.ContinueOnError,
-			// The in-flight cap is the server's (limitInFlight), shared by
-			// every request: a handler made per request would count only
-			// itself.
-			DisableCompression: !cfg.compression,
-			EnableOpenMetrics:  true,
-		},
+		opts: promHandlerOpts(cfg, logger),
+	}
+}
+
+// promHandlerOpts are the options of every promhttp handler made per
+// request, /metrics's and /probe's.
+func promHandlerOpts(cfg *config, logger *slog.Logger) promhttp.HandlerOpts {
+	return promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+		// The in-flight cap is the server's (limitInFlight), shared by
+		// every request: a handler made per request would count only
+		// itself.
+		DisableCompression: !cfg.compression,
+		EnableOpenMetrics:  true,
 	}
 }
 

@@ -49,6 +49,16 @@ func limitInFlight(n int, timeout func(*http.Request) time.Duration, next http.H
 	}
 	sem := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A free place is taken at once: waiting below would race the
+		// place against the deadline, and a request with a deadline of a
+		// few milliseconds could lose to it on a busy machine.
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+			return
+		default:
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout(r))
 		defer cancel()
 		select {

@@ -100,8 +100,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Default("32MiB").Envar("MONEROD_MAX_RESPONSE_SIZE").Bytes()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 				Default("/metrics").Envar("WEB_TELEMETRY_PATH").String()
-		compression = app.Flag("web.compression", "Compress /metrics (gzip or zstd, as the scraper asks) with promhttp's negotiation; --no-web.compression sends it plain.").
-				Default("true").Envar("WEB_COMPRESSION").Bool()
+		compression = app.Flag("web.compression", "Compress /metrics for scrapers that accept it (gzip or zstd, as promhttp negotiates). Off by default: a scrape is about 30 KB, and compressing it costs the node's machine more CPU than the bytes it saves on a LAN.").
+				Default("false").Envar("WEB_COMPRESSION").Bool()
 		maxRequests = app.Flag("web.max-requests", "Most requests served at once by /metrics, and separately by the health endpoints; more wait for a place within their deadline, then get 503. 0: no limit.").
 				Default("40").Envar("WEB_MAX_REQUESTS").Int()
 		memLimit = app.Flag("runtime.memory-limit", "Soft memory limit of the Go runtime (as GOMEMLIMIT, which wins when set): past it the garbage collector works harder rather than letting the heap double, which keeps the exporter small when abused by many connections. 0: none.").

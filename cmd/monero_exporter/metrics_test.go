@@ -38,9 +38,9 @@ func get(t *testing.T, url string, header map[string]string) (*http.Response, []
 }
 
 // promhttp negotiates the compression: gzip or zstd as the scraper prefers,
-// none when it accepts neither or --no-web.compression is given.
+// none when it accepts neither or --web.compression is not given.
 func TestMetricsCompressionNegotiated(t *testing.T) {
-	_, url := fixtureExporter(t, nil)
+	_, url := fixtureExporter(t, nil, "--web.compression")
 	decode := map[string]func([]byte) ([]byte, error){
 		"gzip": func(b []byte) ([]byte, error) {
 			zr, err := gzip.NewReader(bytes.NewReader(b))
@@ -80,11 +80,11 @@ func TestMetricsCompressionNegotiated(t *testing.T) {
 		}
 	}
 
-	_, plain := fixtureExporter(t, nil, "--no-web.compression")
+	_, plain := fixtureExporter(t, nil)
 	for _, ae := range []string{"gzip", "zstd"} {
 		resp, body := get(t, plain+"/metrics", map[string]string{"Accept-Encoding": ae})
 		if resp.Header.Get("Content-Encoding") != "" || !bytes.Contains(body, []byte("monero_up 1")) {
-			t.Errorf("--no-web.compression, Accept-Encoding %s: compressed (%q)", ae, resp.Header.Get("Content-Encoding"))
+			t.Errorf("without --web.compression, Accept-Encoding %s: compressed (%q)", ae, resp.Header.Get("Content-Encoding"))
 		}
 	}
 }

@@ -101,10 +101,13 @@ func newHandler(cfg *config, logger *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The snapshot fetches what the collectors show and what the checks read.
+	// The snapshot fetches what the collectors show and what the checks
+	// read: peers, sync and last_block (whose stale tip is the network's
+	// when no peer is ahead) read the peers' heights.
 	parts := slices.Clone(cfg.collectors)
-	if checks := cfg.health.EnabledChecks(); (slices.Contains(checks, health.CheckPeers) || slices.Contains(checks, health.CheckSync)) &&
-		!slices.Contains(parts, snapshot.PartConnections) {
+	if checks := cfg.health.EnabledChecks(); slices.ContainsFunc(checks, func(c string) bool {
+		return c == health.CheckPeers || c == health.CheckSync || c == health.CheckLastBlock
+	}) && !slices.Contains(parts, snapshot.PartConnections) {
 		parts = append(parts, snapshot.PartConnections)
 	}
 	source, err := snapshot.New(snapshot.Config{

@@ -111,8 +111,7 @@ func v1MonerodStatus(rep *Report, cfg Config) Status {
 // v1Combine is the status of /api/v1 and /api/v1/health: the monerod and
 // last_block checks, like the old service, whatever /health counts.
 func v1Combine(rep *Report, cfg Config) Status {
-	lb, _ := rep.Result(CheckLastBlock)
-	return Worst(v1MonerodStatus(rep, cfg), lb.Status)
+	return Worst(v1MonerodStatus(rep, cfg), rep.V1LastBlock.Status)
 }
 
 // v1RPCHost is "host:port" of monerod's RPC, without credentials.
@@ -192,7 +191,7 @@ func v1Offset(cfg Config, compared bool) (offset any, unit string) {
 
 // v1LastBlockBody builds /api/v1/last_block.
 func v1LastBlockBody(snap *snapshot.Snapshot, rep *Report, cfg Config) v1LastBlock {
-	res, _ := rep.Result(CheckLastBlock)
+	res := rep.V1LastBlock
 	compared := res.Status == StatusOK || res.Status == StatusError
 	offset, unit := v1Offset(cfg, compared)
 	body := v1LastBlock{

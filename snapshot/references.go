@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,17 +120,13 @@ func (r *References) Len() int {
 	return len(r.nodes)
 }
 
-// Without returns the references but those named, sharing their clients
-// and what they said: for a target that is itself one of its module's
-// references.
-func (r *References) Without(names ...string) *References {
+// Only returns the references named, in their order, sharing their
+// clients and what they said: a module's references but the target
+// itself, when it is one of them.
+func (r *References) Only(names ...string) *References {
 	out := &References{timeout: r.timeout, maxAge: r.maxAge}
 	for _, n := range r.nodes {
-		skip := false
-		for _, name := range names {
-			skip = skip || n.name == name
-		}
-		if !skip {
+		if slices.Contains(names, n.name) {
 			out.nodes = append(out.nodes, n)
 		}
 	}

@@ -264,17 +264,17 @@ func TestSlowReferenceWithinTheDeadline(t *testing.T) {
 	}
 }
 
-// Without: a target that is one of its module's references is not compared
+// Only: a target that is one of its module's references is not compared
 // with itself; no reference at all, no chain.
-func TestReferencesWithoutAndNone(t *testing.T) {
+func TestReferencesOnlyAndNone(t *testing.T) {
 	height, top := ourTip(t, fixtures.Unrestricted)
 	ref := newRefNode(t, append(fixtures.Hashes("main", 0, height-1), top))
 	refs := newReferences(t, snapshot.ReferencesOptions{}, map[string]string{"a": ref.URL, "b": ref.URL})
-	if got := refs.Without("a").Names(); !slices.Equal(got, []string{"b"}) {
-		t.Errorf("Without(a): %v", got)
+	if got := refs.Only("b", "c").Names(); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("Only(b, c): %v", got)
 	}
 	srv := fixtures.NewServer(t, fixtures.Unrestricted, nil)
-	for _, r := range []*snapshot.References{nil, refs.Without("a", "b")} {
+	for _, r := range []*snapshot.References{nil, refs.Only()} {
 		snap := monerodtest.Source(t, srv.URL, snapshot.Config{References: r}).Get(t.Context())
 		if snap.Chain != nil || !snap.Up() {
 			t.Errorf("references %v: chain %+v", r.Names(), snap.Chain)

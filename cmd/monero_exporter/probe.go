@@ -224,7 +224,7 @@ func oneLine(s string) string {
 // Call release when done with it.
 func (p *probes) node(name string, mod *modules.Module, u *url.URL) (*node, func(), error) {
 	return p.cache.Get(name+"\x00"+u.String(), mod, func() (*node, error) {
-		h := mod.HealthConfig(u.Hostname())
+		h := mod.HealthConfig(u)
 		h.DaemonAddress = u.Host
 		shared := p.shared
 		shared.logger = p.logger.With("module", name, "target", u.Host)

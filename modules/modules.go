@@ -96,13 +96,14 @@ type TLS struct {
 func (t TLS) Set() bool { return t.CAFile != "" || t.InsecureSkipVerify }
 
 // Reference is a reference node of a module: another node of the fleet, or
-// a trusted public node. It is written as an address ("node2.example",
-// "10.0.0.2:18081", "https://node.example:18089"), or as a mapping with its
-// url and, when it needs them, its own name, login and TLS settings. A
-// reference never uses the module's login or TLS settings: those are the
-// targets', and a public node must not be sent them. Like a target, an
-// address without a scheme or port takes the module's scheme and
-// default_port.
+// a trusted public node. Written as an address ("node2.example",
+// "10.0.0.2:18081"), it is a node of the fleet, reached as the targets are:
+// with the module's login and TLS settings. Written as a mapping (url, and
+// name, user, password_file, tls as it needs them), it is reached with its
+// own settings only, none of the module's: the form for a node outside the
+// fleet, which must not be sent the fleet's login. Either way, like a
+// target, an address without a scheme or port takes the module's scheme
+// and default_port.
 type Reference struct {
 	// URL is the node's address, in the forms a target takes.
 	URL string `yaml:"url"`
@@ -120,13 +121,16 @@ type Reference struct {
 
 	url      *url.URL
 	password string
+	// fleet: written as an address, reached with the module's login and
+	// TLS settings.
+	fleet bool
 }
 
 // UnmarshalYAML reads a reference written as an address or as a mapping.
 func (r *Reference) UnmarshalYAML(unmarshal func(any) error) error {
 	var addr string
 	if err := unmarshal(&addr); err == nil {
-		*r = Reference{URL: addr}
+		*r = Reference{URL: addr, fleet: true}
 		return nil
 	}
 	type plain Reference
@@ -433,6 +437,11 @@ func (m *Module) setUpReferences(dir string) []error {
 			add(i, "is empty")
 			continue
 		}
+		if r.fleet {
+			// A node of the fleet: the module's login and TLS, read and
+			// checked already.
+			r.User, r.password, r.TLS = m.User, m.password, m.TLS
+		}
 		if r.InlinePassword != "" {
 			r.InlinePassword = ""
 			add(i, "password: a password is read only from password_file, never written in this file")
@@ -469,6 +478,8 @@ func (m *Module) setUpReferences(dir string) []error {
 		case err != nil:
 			add(i, "%w", err)
 			continue
+		case r.TLS.Set() && u.Scheme != "https" && r.fleet:
+			add(i, "url: the module sets tls, so a reference written as an address must be https (write it as a mapping to reach it with settings of its own)")
 		case r.TLS.Set() && u.Scheme != "https":
 			add(i, "url: the reference sets tls, so it must be https (an https:// URL, or scheme: https in the module)")
 		}

@@ -139,6 +139,7 @@ func TestLoadErrors(t *testing.T) {
 		{"reference with an unknown key", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, usr: x}]\n", []string{`module "a": references: `, "field usr not found"}},
 		{"reference with an inline password", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, user: u, password: " + secret + "}]\n", []string{`module "a": references[0]: password: a password is read only from password_file`}},
 		{"reference password without user", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, password_file: pw}]\n", []string{`module "a": references[0]: password_file: is set but user is empty`}},
+		{"fleet reference over http", "modules:\n  a:\n    allowed_targets: ['*']\n    tls: {insecure_skip_verify: true}\n    scheme: https\n    references: ['http://node2']\n", []string{`module "a": references[0]: url: the module sets tls, so a reference written as an address must be https`}},
 		{"reference tls over http", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: 'http://node2', tls: {insecure_skip_verify: true}}]\n", []string{`module "a": references[0]: url: the reference sets tls, so it must be https`}},
 		{"references named alike", "modules:\n  a:\n    allowed_targets: ['*']\n    references: ['node2:18081', 'http://node2:18081']\n", []string{`module "a": references[1]: name: "node2:18081" is the name of another reference`}},
 		{"reference with a control character in its name", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, name: \"a\\tb\"}]\n", []string{`module "a": references[0]: name: "a\tb" must be at most 128 printable characters`}},
@@ -312,9 +313,9 @@ func TestEqual(t *testing.T) {
 	}
 }
 
-// References: an address or a mapping with a login and TLS of its own,
-// nothing taken from the module's but its scheme and default port; each
-// target compared with all but itself.
+// References: an address is a node of the fleet, reached with the module's
+// login and TLS; a mapping has its own, and nothing of the module's but its
+// scheme and default port. Each target is compared with all but itself.
 func TestReferences(t *testing.T) {
 	caFile, _, _ := monerodtest.NewTLS(t)
 	dir := writeFiles(t, map[string]string{
@@ -350,8 +351,8 @@ modules:
 		got = append(got, r.Name+" "+r.Address().String()+" "+r.User+" "+r.Password())
 	}
 	want := []string{
-		"node1.nodes.example:18089 http://node1.nodes.example:18089  ",
-		"10.0.0.2:18089 http://10.0.0.2:18089  ",
+		"node1.nodes.example:18089 http://node1.nodes.example:18089 monitor " + secret,
+		"10.0.0.2:18089 http://10.0.0.2:18089 monitor " + secret,
 		"public https://public.example:443 ref ref-" + secret,
 	}
 	if !slices.Equal(got, want) {
@@ -395,5 +396,27 @@ modules:
 	}
 	if changed, err := Load(filepath.Join(dir, "c.yml"), testOpts); err != nil || changed.Modules["fleet"].Equal(m) {
 		t.Errorf("a changed reference password file is equal: %v", err)
+	}
+}
+
+// A reference of the fleet takes the module's TLS; one written as a mapping
+// does not.
+func TestReferenceTLS(t *testing.T) {
+	caFile, _, _ := monerodtest.NewTLS(t)
+	dir := writeFiles(t, map[string]string{"c.yml": `
+modules:
+  a:
+    scheme: https
+    tls: {ca_file: ` + caFile + `}
+    references: [node1, {url: "https://public.example"}]
+    allowed_targets: ["*"]
+`})
+	cfg, err := Load(filepath.Join(dir, "c.yml"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := cfg.Modules["a"].References
+	if refs[0].TLS.CAFile != caFile || refs[0].Address().Scheme != "https" || refs[1].TLS.Set() {
+		t.Errorf("TLS: fleet %+v, public %+v", refs[0].TLS, refs[1].TLS)
 	}
 }

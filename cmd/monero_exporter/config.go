@@ -188,7 +188,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	}
 	defaultP2P := net.JoinHostPort(cfg.rpcURL.Hostname(), strconv.Itoa(*p2pPort))
 	var warnings []string
-	if cfg.references, err = parseReferences(*references, *rpcPort); err != nil {
+	if cfg.references, err = parseReferences(*references, *rpcPort, cfg.rpcURL.Host); err != nil {
 		return nil, err
 	}
 	chain := health.Config{MaxBlocksBehindReference: *maxBehindRef}
@@ -330,13 +330,16 @@ func readPassword(file string) (string, error) {
 }
 
 // parseReferences reads the --chain.reference addresses: named by their
-// host:port, which must differ.
-func parseReferences(addrs []string, defaultPort int) ([]referenceConfig, error) {
+// host:port, which must differ, and differ from monerod's own (self).
+func parseReferences(addrs []string, defaultPort int, self string) ([]referenceConfig, error) {
 	var refs []referenceConfig
 	for _, a := range addrs {
 		u, err := monerod.ParseAddress(a, defaultPort)
 		if err != nil {
 			return nil, fmt.Errorf("--chain.reference: %w", err)
+		}
+		if strings.EqualFold(u.Host, self) {
+			return nil, fmt.Errorf("--chain.reference: %s is --monerod.rpc-url itself, which always agrees with itself", u.Host)
 		}
 		for _, r := range refs {
 			if r.name == u.Host {

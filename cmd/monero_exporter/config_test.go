@@ -226,6 +226,7 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("references %v, health %+v", c.references, c.health)
 			}
 		}},
+		{name: "reference to itself", args: []string{"--monerod.rpc-url=node1:18089", "--chain.reference=http://node1:18089"}, wantErr: "--chain.reference: node1:18089 is --monerod.rpc-url itself"},
 		{name: "reference twice", args: []string{"--chain.reference=node2", "--chain.reference=http://node2:18081"}, wantErr: "--chain.reference: node2:18081 is given twice"},
 		{name: "reference with credentials", args: []string{"--chain.reference=http://u:hunter2@node2"}, wantErr: "--chain.reference: monerod address must not carry credentials"},
 		{name: "chain check without reference", args: []string{"--health.checks=monerod,chain"}, wantErr: "the chain check is enabled but no reference node is set"},

@@ -232,7 +232,7 @@ func TestAlertConventions(t *testing.T) {
 		"MoneroExporterDown", "MoneroDaemonDown", "MoneroLastBlockTooOld", "MoneroNodeNotSynchronized",
 		"MoneroNodeBehindPeers", "MoneroNoPeers", "MoneroTooFewPeers", "MoneroHealthCheckFailing",
 		"MoneroHardForkVersionMismatch", "MoneroDiskSpaceLow", "MoneroUpdateAvailable",
-		"MoneroScrapeSlow", "MoneroRPCErrors",
+		"MoneroScrapeSlow", "MoneroRPCErrors", "MoneroDaemonVersionMismatch", "MoneroChainFork", "MoneroNodeBehindFleet",
 	} {
 		if !seen[want] {
 			t.Errorf("alert %s missing", want)
@@ -300,8 +300,8 @@ func TestRenderIsTheRules(t *testing.T) {
 	if !reflect.DeepEqual(&got, want) {
 		t.Errorf("rendered rules read back differ:\n%+v\nwant\n%+v", got, *want)
 	}
-	if n := len(want.Groups[0].Rules); n != 15 {
-		t.Errorf("%d rules, want the 15 alerts", n)
+	if n := len(want.Groups[0].Rules); n != 18 {
+		t.Errorf("%d rules, want the 18 alerts", n)
 	}
 }
 

@@ -110,9 +110,10 @@ type Config struct {
 	// query carries it, and so do the dashboards' job and instance
 	// variables.
 	Selector string `yaml:"selector"`
-	// FleetLabels group nodes into fleets whose hard-fork versions should
-	// agree (for example [job], or [job, network]); the dashboards compare
-	// nodes within the same groups.
+	// FleetLabels group nodes into fleets whose hard-fork and monerod
+	// versions should agree and whose heights are compared (for example
+	// [job], or [job, network]); the dashboards compare nodes within the
+	// same groups.
 	FleetLabels []string `yaml:"fleetLabels"`
 	// InstanceLabel names one node (one exporter) among those of a fleet:
 	// "instance" unless relabelling put the node's name elsewhere.
@@ -130,6 +131,9 @@ type Config struct {
 	TooFewPeers             MinPeersAlert  `yaml:"tooFewPeers"`
 	HealthCheckFailing      Alert          `yaml:"healthCheckFailing"`
 	HardForkVersionMismatch Alert          `yaml:"hardForkVersionMismatch"`
+	DaemonVersionMismatch   Alert          `yaml:"daemonVersionMismatch"`
+	ChainFork               Alert          `yaml:"chainFork"`
+	BehindFleet             BehindAlert    `yaml:"behindFleet"`
 	DiskSpaceLow            DiskAlert      `yaml:"diskSpaceLow"`
 	DiskSpaceCriticallyLow  DiskAlert      `yaml:"diskSpaceCriticallyLow"`
 	UpdateAvailable         Alert          `yaml:"updateAvailable"`
@@ -176,6 +180,9 @@ func (c *Config) alerts() map[string]*Alert {
 		"tooFewPeers":             &c.TooFewPeers.Alert,
 		"healthCheckFailing":      &c.HealthCheckFailing,
 		"hardForkVersionMismatch": &c.HardForkVersionMismatch,
+		"daemonVersionMismatch":   &c.DaemonVersionMismatch,
+		"chainFork":               &c.ChainFork,
+		"behindFleet":             &c.BehindFleet.Alert,
 		"diskSpaceLow":            &c.DiskSpaceLow.Alert,
 		"diskSpaceCriticallyLow":  &c.DiskSpaceCriticallyLow.Alert,
 		"updateAvailable":         &c.UpdateAvailable,
@@ -218,6 +225,7 @@ func (c *Config) Validate() error {
 	positive := map[string]bool{
 		"lastBlockTooOld.maxAge":         c.LastBlockTooOld.MaxAge > 0,
 		"behindPeers.maxBlocks":          c.BehindPeers.MaxBlocks > 0,
+		"behindFleet.maxBlocks":          c.BehindFleet.MaxBlocks > 0,
 		"tooFewPeers.min":                c.TooFewPeers.Min > 1,
 		"diskSpaceLow.minFree":           c.DiskSpaceLow.MinFree > 0,
 		"diskSpaceCriticallyLow.minFree": c.DiskSpaceCriticallyLow.MinFree > 0,

@@ -78,6 +78,34 @@ func Rules(c *Config) (*RuleFile, error) {
 			fmt.Sprintf("%s runs hard-fork version {{ $value }}, older than the newest among the nodes with the same %s: it is outdated or follows another chain.",
 				b.inst, b.fleet())),
 
+		b.alert("MoneroDaemonVersionMismatch", c.DaemonVersionMismatch,
+			lines(
+				"(",
+				"  count by ("+b.fleet()+") (count by ("+b.fleet()+", version) ("+b.sel("monero_node_info", `version!~"|rpc-.*"`)+"))",
+				"  > 1",
+				")",
+				"* on ("+b.fleet()+") group_right ()",
+				b.sel("monero_node_info", `version!~"|rpc-.*"`)),
+			"Nodes of the fleet run different monerod versions.",
+			fmt.Sprintf("%s runs monerod {{ $labels.version }}, and the nodes with the same %s run {{ $value }} different versions: an upgrade was left half done.",
+				b.inst, b.fleet())),
+
+		b.alert("MoneroChainFork", c.ChainFork,
+			b.sel("monero_reference_agrees")+" == 0",
+			"A node and its reference node hold different blocks at the same height.",
+			fmt.Sprintf("At the height of %s, its reference node {{ $labels.reference }} holds another block than it does (monero_reference_agrees is {{ $value }}): one of the two is on a fork. The exporter's /health chain check tells which side its references take.",
+				b.inst)),
+
+		b.alert("MoneroNodeBehindFleet", c.BehindFleet.Alert,
+			lines(
+				"max by ("+b.fleet()+") ("+b.sel("monero_height")+" or "+b.sel("monero_reference_height")+")",
+				"- on ("+b.fleet()+") group_right ()",
+				b.sel("monero_height"),
+				fmt.Sprintf("> %d", c.BehindFleet.MaxBlocks)),
+			"The node is far behind the other nodes of its fleet.",
+			fmt.Sprintf("%s is {{ $value }} blocks behind the best height among the nodes with the same %s and their reference nodes, more than %d.",
+				b.inst, b.fleet(), c.BehindFleet.MaxBlocks)),
+
 		b.alert("MoneroDiskSpaceLow", c.DiskSpaceLow.Alert,
 			b.sel("monero_free_space_bytes")+" < "+strconv.FormatUint(uint64(c.DiskSpaceLow.MinFree), 10),
 			"The disk holding the blockchain is filling up.",

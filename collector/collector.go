@@ -193,6 +193,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	for _, d := range chainDescs {
+		ch <- d
+	}
 	for _, def := range c.defs {
 		for _, d := range def.descs {
 			ch <- d
@@ -266,6 +269,7 @@ func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	if hf := snap.HardFork; hf != nil {
 		ch <- gauge(hardForkVersionDesc, float64(hf.Version))
 	}
+	emitChain(ch, snap.Chain)
 	for _, def := range c.defs {
 		def.emit(ch, snap)
 	}

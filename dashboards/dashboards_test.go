@@ -42,6 +42,8 @@ var notInGolden = map[string]string{
 	"monero_connection_age_median_seconds":         "emitted only while the node has peers",
 	"monero_ban_remaining_min_seconds":             "emitted only while the node bans a host",
 	"monero_ban_remaining_max_seconds":             "emitted only while the node bans a host",
+	"monero_reference_agrees":                      "emitted only with reference nodes",
+	"monero_reference_height":                      "emitted only with reference nodes",
 }
 
 // collectorSource is the exporter's collector code, where notInGolden

@@ -24,6 +24,9 @@ const (
 	CheckSync = "sync"
 	// CheckP2P: the node's P2P port accepts TCP connections.
 	CheckP2P = "p2p"
+	// CheckChain: the node has the same block at its height as its
+	// reference nodes, and is not far behind the best of them.
+	CheckChain = "chain"
 	// CheckOverall is not a check: it labels the combined status of the
 	// enabled checks in metrics, the status /health answers with.
 	CheckOverall = "overall"
@@ -31,7 +34,7 @@ const (
 
 // CheckNames lists every check, in the order reports list them.
 func CheckNames() []string {
-	return []string{CheckMonerod, CheckLastBlock, CheckPeers, CheckSync, CheckP2P}
+	return []string{CheckMonerod, CheckLastBlock, CheckPeers, CheckSync, CheckP2P, CheckChain}
 }
 
 // Defaults, as the flags and the old service's environment document them.
@@ -47,6 +50,10 @@ const (
 	DefaultV1LastBlockMaxAge = 12 * time.Minute
 	DefaultMinPeers          = 1
 	DefaultMaxBlocksBehind   = 10
+	// DefaultMaxBlocksBehindReference is how far the best reference node
+	// may be ahead before the chain check fails: twenty minutes of
+	// mainnet blocks, as for the peers.
+	DefaultMaxBlocksBehindReference = 10
 	// DefaultOffset and DefaultOffsetUnit are what the old service assumed
 	// when OFFSET and OFFSET_UNIT were unset.
 	DefaultOffset     = "12"
@@ -91,9 +98,18 @@ type Config struct {
 	// ConsiderP2P counts the p2p check: in the old API's monerod status (the
 	// old service's CONSIDER_P2P_STATUS) and in /health's default checks.
 	ConsiderP2P bool
+	// References names the reference nodes the chain check compares the
+	// node with; the snapshot must be built with the same references
+	// (snapshot.Config.References), which do the asking. Without any, the
+	// chain check is left out.
+	References []string
+	// MaxBlocksBehindReference is how far (in blocks) the best reference
+	// may be ahead of the node before the chain check fails.
+	MaxBlocksBehindReference uint64
 	// Checks are the checks /health counts (and that make up the overall
-	// status). Nil means every check but p2p, plus p2p with ConsiderP2P
-	// (see ParseChecks).
+	// status). Nil means every check but p2p and chain, plus p2p with
+	// ConsiderP2P (see ParseChecks). Listing chain also counts it in the
+	// old API's combined status (/api/v1 and /api/v1/health).
 	Checks []string
 	// DaemonAddress is the monerod host:port shown in the old API's
 	// messages ("Daemon: '127.0.0.1:18081'."). Credentials in it are
@@ -106,10 +122,11 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		LastBlockMaxAge:   DefaultLastBlockMaxAge,
-		V1LastBlockMaxAge: DefaultV1LastBlockMaxAge,
-		MinPeers:          DefaultMinPeers,
-		MaxBlocksBehind:   DefaultMaxBlocksBehind,
+		LastBlockMaxAge:          DefaultLastBlockMaxAge,
+		V1LastBlockMaxAge:        DefaultV1LastBlockMaxAge,
+		MinPeers:                 DefaultMinPeers,
+		MaxBlocksBehind:          DefaultMaxBlocksBehind,
+		MaxBlocksBehindReference: DefaultMaxBlocksBehindReference,
 	}
 }
 
@@ -149,6 +166,9 @@ func (c Config) Validate() error {
 		}
 		if name == CheckP2P && c.P2PAddress == "" {
 			errs = append(errs, errors.New("the p2p check is enabled but no P2P address is set"))
+		}
+		if name == CheckChain && len(c.References) == 0 {
+			errs = append(errs, errors.New("the chain check is enabled but no reference node is set"))
 		}
 	}
 	return errors.Join(errs...)

@@ -181,8 +181,8 @@ func TestParseChecks(t *testing.T) {
 		{"monerod", []string{"monerod"}, ""},
 		{"monerod,last_block", []string{"monerod", "last_block"}, ""},
 		{" sync , peers ,, sync", []string{"sync", "peers"}, ""},
-		{"monerod,last_block,peers,sync,p2p", CheckNames(), ""},
-		{"monerod,overall", nil, `unknown health check "overall" (known: monerod, last_block, peers, sync, p2p)`},
+		{"monerod,last_block,peers,sync,p2p,chain", CheckNames(), ""},
+		{"monerod,overall", nil, `unknown health check "overall" (known: monerod, last_block, peers, sync, p2p, chain)`},
 		{"Monerod", nil, `unknown health check "Monerod"`},
 	} {
 		got, err := ParseChecks(tc.in)
@@ -224,6 +224,8 @@ func TestValidate(t *testing.T) {
 		{"unknown check", func(c *Config) { c.Checks = []string{"disk"} }, `unknown health check "disk"`},
 		{"p2p without address", func(c *Config) { c.Checks = []string{CheckP2P} }, "the p2p check is enabled but no P2P address is set"},
 		{"p2p considered without address", func(c *Config) { c.ConsiderP2P = true }, "the p2p check counts but no P2P address is set"},
+		{"chain with references", func(c *Config) { c.References = []string{"node2"}; c.Checks = []string{CheckMonerod, CheckChain} }, ""},
+		{"chain without references", func(c *Config) { c.Checks = []string{CheckChain} }, "the chain check is enabled but no reference node is set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
@@ -249,8 +251,14 @@ func TestEnabledChecks(t *testing.T) {
 		t.Errorf("default checks with a P2P address = %q; it is dialled, not counted", got)
 	}
 	cfg.ConsiderP2P = true
-	if got := cfg.EnabledChecks(); !slices.Equal(got, CheckNames()) {
+	if got := cfg.EnabledChecks(); !slices.Equal(got, []string{"monerod", "last_block", "peers", "sync", "p2p"}) {
 		t.Errorf("default checks considering P2P = %q", got)
+	}
+	// References are asked, and the chain check evaluated, but it counts
+	// only when listed: it changes what /health and /api/v1 answer.
+	cfg.References = []string{"node2"}
+	if got := cfg.EnabledChecks(); slices.Contains(got, CheckChain) {
+		t.Errorf("default checks with references = %q; chain counts only when listed", got)
 	}
 	cfg.Checks = []string{CheckSync}
 	if got := cfg.EnabledChecks(); !slices.Equal(got, []string{"sync"}) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,10 @@ const (
 	OutputPeersRestricted  = "Node's peers cannot be seen: its RPC is restricted"
 	OutputP2PUnreachable   = "Node's P2P port does not accept connections"
 	OutputHardForkNotOK    = "Daemon status is not OK"
+	OutputOnFork           = "Node is on a fork: its block at its height differs from its reference nodes'"
+	OutputBehindReferences = "Node is too far behind its reference nodes"
+	OutputNoReference      = "No reference node answers"
+	OutputReferencesSplit  = "Reference nodes disagree on the block at the node's height"
 	outputCannotDetermine  = "Cannot determine %s: %s"
 	outputFewerSyncedPeers = "Node has %d synced peers, fewer than %d"
 )
@@ -77,7 +82,8 @@ type Report struct {
 	// Time is the snapshot's time: the moment the report describes.
 	Time time.Time
 	// Results holds one Result per evaluated check, in CheckNames order.
-	// p2p is present only when Config.P2PAddress is set.
+	// p2p is present only when Config.P2PAddress is set, chain only when
+	// Config.References names some.
 	Results []Result
 	// Overall is the worst status among the enabled checks: what /health
 	// answers (pass, warn or fail) and what metrics label "overall".
@@ -131,6 +137,9 @@ func Evaluate(snap *snapshot.Snapshot, cfg Config) Report {
 	rep.V1LastBlock = checkLastBlockAge(snap, cfg.V1LastBlockMaxAge, cfg.OffsetEnv)
 	if cfg.P2PAddress != "" {
 		rep.Results = append(rep.Results, checkP2P(snap))
+	}
+	if len(cfg.References) > 0 {
+		rep.Results = append(rep.Results, checkChain(snap, cfg))
 	}
 	enabled := cfg.EnabledChecks()
 	var statuses []Status
@@ -405,4 +414,73 @@ func checkP2P(snap *snapshot.Snapshot) Result {
 // (refused, reset, aborted): the node's own answer, not a network's silence.
 func p2pRefused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// checkChain compares the node with its reference nodes. It fails when more
+// references that can tell (those whose chain reaches the node's height)
+// hold another block at the node's height than hold the node's own: the
+// node is on a fork. With as many for as against, it warns, since it cannot
+// tell which side is the fork. It also fails when the best reference is more
+// than MaxBlocksBehindReference blocks ahead, and warns when no reference
+// answers. The observed value is how many blocks the node is behind the
+// best reference.
+func checkChain(snap *snapshot.Snapshot, cfg Config) Result {
+	const what = "chain against the reference nodes"
+	info, ch := snap.Info, snap.Chain
+	switch {
+	case info == nil:
+		return unknown(CheckChain, what, infoErr(snap))
+	case ch == nil:
+		return unknown(CheckChain, what, errors.New("the reference nodes were not asked (the snapshot has no references)"))
+	}
+	var best uint64
+	var answered int
+	var agree, differ []string
+	var errs []error
+	for _, a := range ch.References {
+		if a.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.Name, a.Err))
+		}
+		if a.Height == 0 {
+			continue
+		}
+		answered++
+		best = max(best, a.Height)
+		switch same, known := ch.Agrees(a); {
+		case known && same:
+			agree = append(agree, a.Name)
+		case known:
+			differ = append(differ, a.Name)
+		}
+	}
+	if answered == 0 {
+		return Result{Check: CheckChain, Status: StatusWarn, Output: OutputNoReference, Err: errors.Join(errs...)}
+	}
+	var behind uint64
+	if best > info.Height {
+		behind = best - info.Height
+	}
+	res := Result{Check: CheckChain, Status: StatusOK, ObservedValue: behind, ObservedUnit: "blocks"}
+	// The references' names are configured, and never hold credentials.
+	split := fmt.Errorf("at height %d, another block than the node's %s is held by %s, the same by %s",
+		ch.Height, ch.Hash, listOrNone(differ), listOrNone(agree))
+	switch {
+	case len(differ) > len(agree):
+		res.Status, res.Err = StatusError, split
+		res.Output = OutputOnFork + " (" + listOrNone(differ) + ")"
+	case behind > cfg.MaxBlocksBehindReference:
+		res.Status, res.Output = StatusError, OutputBehindReferences
+		res.Err = fmt.Errorf("height %d, best reference height %d: %d blocks behind, more than %d", info.Height, best, behind, cfg.MaxBlocksBehindReference)
+	case len(differ) > 0:
+		res.Status, res.Err = StatusWarn, split
+		res.Output = OutputReferencesSplit + " (" + listOrNone(differ) + " against " + listOrNone(agree) + ")"
+	}
+	return res
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

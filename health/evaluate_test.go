@@ -527,3 +527,102 @@ func TestOverall(t *testing.T) {
 		}
 	})
 }
+
+// withChain sets what the references answered, compared at the tip.
+func withChain(answers ...snapshot.ReferenceAnswer) func(*snapshot.Snapshot) {
+	return func(s *snapshot.Snapshot) {
+		s.Chain = &snapshot.Chain{Height: testHeight - 1, Hash: testTipHash, References: answers}
+	}
+}
+
+// ref is a reference at height with hash at our height ("" : its chain is
+// shorter, or it failed with err).
+func ref(name string, height uint64, hash string, err error) snapshot.ReferenceAnswer {
+	return snapshot.ReferenceAnswer{Name: name, Height: height, Hash: hash, Err: err}
+}
+
+const otherHash = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+
+func TestCheckChain(t *testing.T) {
+	refs := func(c *Config) { c.References = []string{"a", "b", "c"} }
+	down := fmt.Errorf("get_last_block_header: %w: connection refused", monerod.ErrUnreachable)
+	runCheckCases(t, CheckChain, []checkCase{
+		{
+			name: "same tip", snap: snap(withChain(ref("a", testHeight, testTipHash, nil), ref("b", testHeight, testTipHash, nil))), cfg: refs,
+			status: StatusOK, value: uint64(0), unit: "blocks",
+		},
+		{
+			name: "references ahead on our chain", snap: snap(withChain(ref("a", testHeight+2, testTipHash, nil), ref("b", testHeight+1, testTipHash, nil))), cfg: refs,
+			status: StatusOK, value: uint64(2), unit: "blocks",
+		},
+		{
+			name: "a shorter reference cannot tell", snap: snap(withChain(ref("a", testHeight-3, "", nil))), cfg: refs,
+			status: StatusOK, value: uint64(0),
+		},
+		{
+			name: "on a fork", snap: snap(withChain(ref("a", testHeight+2, otherHash, nil), ref("b", testHeight, otherHash, nil))), cfg: refs,
+			status: StatusError, output: OutputOnFork + " (a, b)", value: uint64(2), wantErr: true,
+		},
+		{
+			name: "on a fork by a majority", snap: snap(withChain(ref("a", testHeight, otherHash, nil), ref("b", testHeight, otherHash, nil), ref("c", testHeight, testTipHash, nil))), cfg: refs,
+			status: StatusError, output: OutputOnFork + " (a, b)", wantErr: true,
+		},
+		{
+			name: "one reference against one", snap: snap(withChain(ref("a", testHeight, otherHash, nil), ref("b", testHeight+1, testTipHash, nil))), cfg: refs,
+			status: StatusWarn, output: OutputReferencesSplit + " (a against b)", value: uint64(1), wantErr: true,
+		},
+		{
+			name: "a fork seen by a lower reference does not count", snap: snap(withChain(ref("a", testHeight-1, "", nil), ref("b", testHeight, testTipHash, nil))), cfg: refs,
+			status: StatusOK,
+		},
+		{
+			name: "behind", snap: snap(withChain(ref("a", testHeight+11, testTipHash, nil), ref("b", testHeight, testTipHash, nil))), cfg: refs,
+			status: StatusError, output: OutputBehindReferences, value: uint64(11), wantErr: true,
+		},
+		{
+			name: "behind by the most allowed", snap: snap(withChain(ref("a", testHeight+10, testTipHash, nil))), cfg: refs,
+			status: StatusOK, value: uint64(10),
+		},
+		{
+			name: "behind with a threshold of its own", snap: snap(withChain(ref("a", testHeight+3, testTipHash, nil))),
+			cfg:    func(c *Config) { refs(c); c.MaxBlocksBehindReference = 2 },
+			status: StatusError, output: OutputBehindReferences, value: uint64(3), wantErr: true,
+		},
+		{
+			name: "the fork is said before the lag", snap: snap(withChain(ref("a", testHeight+50, otherHash, nil))), cfg: refs,
+			status: StatusError, output: OutputOnFork + " (a)", value: uint64(50), wantErr: true,
+		},
+		{
+			name: "one reference answers", snap: snap(withChain(ref("a", 0, "", down), ref("b", testHeight, testTipHash, nil))), cfg: refs,
+			status: StatusOK,
+		},
+		{
+			name: "the header call failed", snap: snap(withChain(ref("a", testHeight+1, "", down))), cfg: refs,
+			status: StatusOK, value: uint64(1),
+		},
+		{
+			name: "no reference answers", snap: snap(withChain(ref("a", 0, "", down), ref("b", 0, "", down))), cfg: refs,
+			status: StatusWarn, output: OutputNoReference, wantErr: true,
+		},
+		{name: "node down", snap: snap(unreachable), cfg: refs, status: StatusUnknown, output: "Cannot determine chain against the reference nodes: ...", wantErr: true},
+		{name: "references not asked", snap: snap(), cfg: refs, status: StatusUnknown, output: "Cannot determine chain against the reference nodes: ...", wantErr: true},
+	})
+	t.Run("absent without references", func(t *testing.T) {
+		rep := Evaluate(snap(withChain(ref("a", testHeight, otherHash, nil))), testConfig())
+		if res, ok := rep.Result(CheckChain); ok {
+			t.Errorf("chain result without references: %+v", res)
+		}
+	})
+	t.Run("counts only when listed", func(t *testing.T) {
+		cfg := testConfig()
+		refs(&cfg)
+		forked := snap(withChain(ref("a", testHeight, otherHash, nil)))
+		if rep := Evaluate(forked, cfg); rep.Overall != StatusOK {
+			t.Errorf("overall %v with chain evaluated but not listed, want ok", rep.Overall)
+		}
+		cfg.Checks = []string{CheckMonerod, CheckChain}
+		if rep := Evaluate(forked, cfg); rep.Overall != StatusError {
+			t.Errorf("overall %v with chain listed, want error", rep.Overall)
+		}
+	})
+}

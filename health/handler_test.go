@@ -718,3 +718,52 @@ func TestRequestTimeout(t *testing.T) {
 	default:
 	}
 }
+
+// TestChainCountsOnlyWhenListed: with reference nodes configured and the
+// node on a fork, every body of the APIs stays as for a healthy node
+// (the golden files) until the operator lists the chain check; then /health
+// and the old API's combined status fail, and its monerod and last_block
+// parts stay as they were.
+func TestChainCountsOnlyWhenListed(t *testing.T) {
+	forked := snap(withP2P(nil), withChain(ref("node2", testHeight, otherHash, nil), ref("node3", testHeight+1, otherHash, nil)))
+	cfg := goldenConfig()
+	cfg.References = []string{"node2", "node3"}
+	h := NewHandler(fixedGetter{forked}, cfg, time.Second, nil, testLinks...)
+	for _, ep := range endpoints {
+		if strings.HasSuffix(ep.file, "_browser") {
+			continue // the page shows every check, counted or not
+		}
+		t.Run("not listed/"+ep.file, func(t *testing.T) {
+			rec := serveAccept(t, h, http.MethodGet, ep.path, ep.accept)
+			checkGolden(t, filepath.Join("testdata", "golden", "healthy"), ep.file, ep.path, rec, http.StatusOK, nil)
+		})
+	}
+
+	cfg.Checks = []string{CheckMonerod, CheckLastBlock, CheckPeers, CheckSync, CheckChain}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h = NewHandler(fixedGetter{forked}, cfg, time.Second, nil, testLinks...)
+	for path, want := range map[string]string{
+		PathV1Health:          `{"result":{"status":"ERROR"}}`,
+		PathV1MonerodHealth:   `{"result":{"status":"OK"}}`,
+		PathV1LastBlockHealth: `{"result":{"status":"OK"}}`,
+	} {
+		if got := strings.TrimSpace(serve(t, h, http.MethodGet, path).Body.String()); got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+	if body := serve(t, h, http.MethodGet, PathV1).Body.String(); !strings.HasPrefix(body, `{"result":{"health":{"status":"ERROR"}`) {
+		t.Errorf("%s: %s", PathV1, body)
+	}
+	rec := serve(t, h, http.MethodGet, PathHealth)
+	var body probeBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	chain := body.Checks[CheckChain]
+	if rec.Code != http.StatusServiceUnavailable || body.Status != "fail" || len(chain) != 1 ||
+		chain[0].Status != "fail" || chain[0].Output != OutputOnFork+" (node2, node3)" || chain[0].ObservedValue != float64(1) {
+		t.Errorf("/health: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -109,9 +109,15 @@ func v1MonerodStatus(rep *Report, cfg Config) Status {
 }
 
 // v1Combine is the status of /api/v1 and /api/v1/health: the monerod and
-// last_block checks, like the old service, whatever /health counts.
+// last_block checks, like the old service, whatever /health counts; and the
+// chain check, which the old service did not have, when the operator lists
+// it among the checks.
 func v1Combine(rep *Report, cfg Config) Status {
-	return Worst(v1MonerodStatus(rep, cfg), rep.V1LastBlock.Status)
+	st := Worst(v1MonerodStatus(rep, cfg), rep.V1LastBlock.Status)
+	if chain, ok := rep.Result(CheckChain); ok && chain.Enabled {
+		st = Worst(st, chain.Status)
+	}
+	return st
 }
 
 // v1RPCHost is "host:port" of monerod's RPC, without credentials.

@@ -69,6 +69,10 @@ type Module struct {
 	Collectors []string `yaml:"collectors"`
 	// Health holds the health checks' thresholds.
 	Health Health `yaml:"health"`
+	// References are the module's reference nodes: every target's chain
+	// is compared with theirs (the chain health check and the
+	// monero_reference_* metrics), each target with all but itself.
+	References []*Reference `yaml:"references"`
 	// AllowedTargets are the targets this module may scrape: host patterns
 	// ("*.nodes.example", "node1.example", "127.0.0.1", "*") or CIDRs
 	// ("10.0.0.0/8"). A target must match one.
@@ -91,12 +95,63 @@ type TLS struct {
 // Set reports whether any TLS setting is given.
 func (t TLS) Set() bool { return t.CAFile != "" || t.InsecureSkipVerify }
 
+// Reference is a reference node of a module: another node of the fleet, or
+// a trusted public node. Written as an address ("node2.example",
+// "10.0.0.2:18081"), it is a node of the fleet, reached as the targets are:
+// with the module's login and TLS settings. Written as a mapping (url, and
+// name, user, password_file, tls as it needs them), it is reached with its
+// own settings only, none of the module's: the form for a node outside the
+// fleet, which must not be sent the fleet's login. Either way, like a
+// target, an address without a scheme or port takes the module's scheme
+// and default_port.
+type Reference struct {
+	// URL is the node's address, in the forms a target takes.
+	URL string `yaml:"url"`
+	// Name labels the reference in metrics and health outputs (the
+	// reference label); default: the URL's host:port.
+	Name string `yaml:"name"`
+	// User answers the node's HTTP Digest login, with the password read
+	// from PasswordFile.
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"password_file"`
+	// InlinePassword exists only to refuse a password written in the file.
+	InlinePassword string `yaml:"password"`
+	// TLS is how to trust an https:// reference.
+	TLS TLS `yaml:"tls"`
+
+	url      *url.URL
+	password string
+	// fleet: written as an address, reached with the module's login and
+	// TLS settings.
+	fleet bool
+}
+
+// UnmarshalYAML reads a reference written as an address or as a mapping.
+func (r *Reference) UnmarshalYAML(unmarshal func(any) error) error {
+	var addr string
+	if err := unmarshal(&addr); err == nil {
+		*r = Reference{URL: addr, fleet: true}
+		return nil
+	}
+	type plain Reference
+	return unmarshal((*plain)(r))
+}
+
+// Address is the reference's parsed URL.
+func (r *Reference) Address() *url.URL { return r.url }
+
+// Password is the password read from PasswordFile ("" without one).
+func (r *Reference) Password() string { return r.password }
+
 // Health holds the thresholds of the health checks, as the --health.* flags
 // set them in single-node mode. A zero field keeps the default.
 type Health struct {
 	LastBlockMaxAge model.Duration `yaml:"last_block_max_age"`
 	MinPeers        *int           `yaml:"min_peers"`
 	MaxBlocksBehind *uint64        `yaml:"max_blocks_behind"`
+	// MaxBlocksBehindReference is how far the best reference node may be
+	// ahead before the chain check fails.
+	MaxBlocksBehindReference *uint64 `yaml:"max_blocks_behind_reference"`
 	// Checks are the checks /health counts; absent means the default set.
 	Checks []string `yaml:"checks"`
 	// P2PPort, when set, makes the p2p check dial this port on the
@@ -107,15 +162,33 @@ type Health struct {
 // Password is the password read from PasswordFile ("" without one).
 func (m *Module) Password() string { return m.password }
 
-// HealthConfig is the health checks' configuration for a target on host
-// (the p2p check dials host at the module's p2p_port).
-func (m *Module) HealthConfig(host string) health.Config {
+// HealthConfig is the health checks' configuration for target: the p2p
+// check dials its host at the module's p2p_port, and the chain check
+// compares it with ReferencesFor(target).
+func (m *Module) HealthConfig(target *url.URL) health.Config {
 	c := m.health
 	c.Checks = slices.Clone(c.Checks)
 	if m.Health.P2PPort != 0 {
-		c.P2PAddress = net.JoinHostPort(host, strconv.Itoa(m.Health.P2PPort))
+		c.P2PAddress = net.JoinHostPort(target.Hostname(), strconv.Itoa(m.Health.P2PPort))
+	}
+	c.References = nil
+	for _, r := range m.ReferencesFor(target) {
+		c.References = append(c.References, r.Name)
 	}
 	return c
+}
+
+// ReferencesFor lists the module's references that target is compared
+// with: all but the target itself, recognised by the same host:port (a
+// node named two ways, by name and by address, is not recognised).
+func (m *Module) ReferencesFor(target *url.URL) []*Reference {
+	var out []*Reference
+	for _, r := range m.References {
+		if !strings.EqualFold(r.url.Host, target.Host) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Equal reports whether two modules would scrape a target the same way,
@@ -342,9 +415,110 @@ func (m *Module) setUp(dir string, opts Options) []error {
 		m.Collectors = []string{}
 	}
 
+	errs = append(errs, m.setUpReferences(dir)...)
 	errs = append(errs, m.setUpHealth(opts)...)
 	errs = append(errs, m.setUpTargets()...)
 	return errs
+}
+
+// maxReferenceName bounds a reference's name, a label value.
+const maxReferenceName = 128
+
+// setUpReferences checks the references, reads their password files and
+// names them.
+func (m *Module) setUpReferences(dir string) []error {
+	var errs []error
+	add := func(i int, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("references[%d]: "+format, append([]any{i}, a...)...))
+	}
+	names := map[string]bool{}
+	for i, r := range m.References {
+		if r == nil {
+			add(i, "is empty")
+			continue
+		}
+		if r.fleet {
+			// A node of the fleet: the module's login and TLS, read and
+			// checked already.
+			r.User, r.password, r.TLS = m.User, m.password, m.TLS
+		}
+		if r.InlinePassword != "" {
+			r.InlinePassword = ""
+			add(i, "password: a password is read only from password_file, never written in this file")
+		}
+		switch {
+		case strings.Contains(r.User, ":"):
+			add(i, "user: must not contain ':'")
+		case r.PasswordFile != "" && r.User == "":
+			add(i, "password_file: is set but user is empty")
+		}
+		if r.PasswordFile != "" {
+			r.PasswordFile = resolve(dir, r.PasswordFile)
+			b, err := os.ReadFile(r.PasswordFile)
+			if err != nil {
+				add(i, "password_file: %w", err)
+			} else {
+				r.password = strings.TrimRight(string(b), "\r\n")
+			}
+		}
+		if r.TLS.CAFile != "" {
+			r.TLS.CAFile = resolve(dir, r.TLS.CAFile)
+			if err := checkCAFile(r.TLS.CAFile); err != nil {
+				add(i, "tls.ca_file: %w", err)
+			}
+		}
+		var u *url.URL
+		var err error
+		if r.URL == "" {
+			err = errors.New("url is missing")
+		} else {
+			u, err = m.parseAddress(r.URL, "url")
+		}
+		switch {
+		case err != nil:
+			add(i, "%w", err)
+			continue
+		case r.TLS.Set() && u.Scheme != "https" && r.fleet:
+			add(i, "url: the module sets tls, so a reference written as an address must be https (write it as a mapping to reach it with settings of its own)")
+		case r.TLS.Set() && u.Scheme != "https":
+			add(i, "url: the reference sets tls, so it must be https (an https:// URL, or scheme: https in the module)")
+		}
+		r.url = u
+		if r.Name == "" {
+			r.Name = u.Host
+		}
+		switch {
+		case len(r.Name) > maxReferenceName || strings.ContainsFunc(r.Name, func(c rune) bool { return !unicode.IsPrint(c) }):
+			add(i, "name: %q must be at most %d printable characters", r.Name, maxReferenceName)
+		case names[r.Name]:
+			add(i, "name: %q is the name of another reference; give each its own name", r.Name)
+		}
+		names[r.Name] = true
+	}
+	return errs
+}
+
+// parseAddress reads a node's address as a target's is read: the forms
+// --monerod.rpc-url takes, with the module's scheme and default port, and
+// never credentials. subject names the address in errors.
+func (m *Module) parseAddress(raw, subject string) (*url.URL, error) {
+	switch {
+	case len(raw) > maxTargetLen:
+		return nil, fmt.Errorf("%s is longer than %d characters", subject, maxTargetLen)
+	case strings.Contains(raw, "@"):
+		// Never repeated: what stands before an '@' may be a password.
+		return nil, fmt.Errorf("%s must not carry credentials (it contains '@'); user and password_file give them", subject)
+	case strings.ContainsFunc(raw, unicode.IsControl):
+		return nil, fmt.Errorf("%s holds control characters", subject)
+	}
+	u, err := monerod.ParseAddress(raw, m.DefaultPort)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(raw, "://") {
+		u.Scheme = m.Scheme
+	}
+	return u, nil
 }
 
 func (m *Module) setUpHealth(opts Options) []error {
@@ -359,6 +533,14 @@ func (m *Module) setUpHealth(opts Options) []error {
 	}
 	if m.Health.MaxBlocksBehind != nil {
 		h.MaxBlocksBehind = *m.Health.MaxBlocksBehind
+	}
+	if m.Health.MaxBlocksBehindReference != nil {
+		h.MaxBlocksBehindReference = *m.Health.MaxBlocksBehindReference
+	}
+	for _, r := range m.References {
+		if r != nil {
+			h.References = append(h.References, r.Name)
+		}
 	}
 	if p := m.Health.P2PPort; p != 0 {
 		if p < 0 || p > 65535 {
@@ -488,23 +670,12 @@ const maxTargetLen = 512
 // It contacts nothing. Its errors wrap ErrBadTarget or ErrTargetNotAllowed
 // and fit on one line.
 func (m *Module) Target(raw string) (*url.URL, error) {
-	switch {
-	case raw == "":
+	if raw == "" {
 		return nil, fmt.Errorf("%w: the target parameter is missing", ErrBadTarget)
-	case len(raw) > maxTargetLen:
-		return nil, fmt.Errorf("%w: the target is longer than %d characters", ErrBadTarget, maxTargetLen)
-	case strings.Contains(raw, "@"):
-		// Never repeated: what stands before an '@' may be a password.
-		return nil, fmt.Errorf("%w: the target must not carry credentials (it contains '@'); the module's user and password_file give them", ErrBadTarget)
-	case strings.ContainsFunc(raw, unicode.IsControl):
-		return nil, fmt.Errorf("%w: the target holds control characters", ErrBadTarget)
 	}
-	u, err := monerod.ParseAddress(raw, m.DefaultPort)
+	u, err := m.parseAddress(raw, "the target")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadTarget, err)
-	}
-	if !strings.Contains(raw, "://") {
-		u.Scheme = m.Scheme
 	}
 	if m.TLS.Set() && u.Scheme != "https" {
 		return nil, fmt.Errorf("%w: the module sets tls, so the target must be https (an https:// URL, or scheme: https in the module)", ErrBadTarget)

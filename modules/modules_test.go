@@ -2,6 +2,7 @@ package modules
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/monero-ops/monero_exporter/health"
+	"github.com/monero-ops/monero_exporter/internal/monerodtest"
 )
 
 var testOpts = Options{
@@ -70,7 +72,7 @@ modules:
 	if want := []string{"txpool", "fee"}; !slices.Equal(m.Collectors, want) {
 		t.Errorf("collectors %v, want %v (in the exporter's order)", m.Collectors, want)
 	}
-	h := m.HealthConfig("10.1.2.3")
+	h := m.HealthConfig(&url.URL{Scheme: "http", Host: "10.1.2.3:18089"})
 	if h.LastBlockMaxAge != 30*time.Minute || h.MinPeers != 0 || h.MaxBlocksBehind != 3 ||
 		h.P2PAddress != "10.1.2.3:18080" || !slices.Equal(h.Checks, []string{"monerod", "last_block", "p2p"}) || h.ExporterVersion != "1.2.3" {
 		t.Errorf("health config %+v", h)
@@ -80,7 +82,7 @@ modules:
 	if !slices.Equal(p.Collectors, testOpts.DefaultCollectors) || p.DefaultPort != 18081 || p.Timeout != 0 || p.User != "" {
 		t.Errorf("module public does not have the defaults: %+v", p)
 	}
-	ph := p.HealthConfig("node")
+	ph := p.HealthConfig(&url.URL{Scheme: "http", Host: "node:18081"})
 	if ph.P2PAddress != "" || ph.Checks != nil || ph.LastBlockMaxAge != health.DefaultLastBlockMaxAge || ph.MinPeers != health.DefaultMinPeers {
 		t.Errorf("module public's health config is not the default: %+v", ph)
 	}
@@ -131,6 +133,17 @@ func TestLoadErrors(t *testing.T) {
 		{"not a mapping", "modules:\n  a: [x]\n", []string{`module "a": is not a mapping`}},
 		{"wrong type", "modules:\n  a:\n    allowed_targets: ['*']\n    max_connections: many\n", []string{`module "a": max_connections: cannot unmarshal !!str`}},
 		{"modules not a map", "modules: [a]\n", []string{"cannot unmarshal"}},
+		{"reference with credentials", "modules:\n  a:\n    allowed_targets: ['*']\n    references: ['u:" + secret + "@node2']\n", []string{`module "a": references[0]: url must not carry credentials`}},
+		{"reference without url", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{name: x}]\n", []string{`module "a": references[0]: url is missing`}},
+		{"reference with a bad address", "modules:\n  a:\n    allowed_targets: ['*']\n    references: ['node2:port']\n", []string{`module "a": references[0]: monerod address "node2:port"`}},
+		{"reference with an unknown key", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, usr: x}]\n", []string{`module "a": references: `, "field usr not found"}},
+		{"reference with an inline password", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, user: u, password: " + secret + "}]\n", []string{`module "a": references[0]: password: a password is read only from password_file`}},
+		{"reference password without user", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, password_file: pw}]\n", []string{`module "a": references[0]: password_file: is set but user is empty`}},
+		{"fleet reference over http", "modules:\n  a:\n    allowed_targets: ['*']\n    tls: {insecure_skip_verify: true}\n    scheme: https\n    references: ['http://node2']\n", []string{`module "a": references[0]: url: the module sets tls, so a reference written as an address must be https`}},
+		{"reference tls over http", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: 'http://node2', tls: {insecure_skip_verify: true}}]\n", []string{`module "a": references[0]: url: the reference sets tls, so it must be https`}},
+		{"references named alike", "modules:\n  a:\n    allowed_targets: ['*']\n    references: ['node2:18081', 'http://node2:18081']\n", []string{`module "a": references[1]: name: "node2:18081" is the name of another reference`}},
+		{"reference with a control character in its name", "modules:\n  a:\n    allowed_targets: ['*']\n    references: [{url: node2, name: \"a\\tb\"}]\n", []string{`module "a": references[0]: name: "a\tb" must be at most 128 printable characters`}},
+		{"chain check without references", "modules:\n  a:\n    allowed_targets: ['*']\n    health: {checks: [monerod, chain]}\n", []string{`module "a": health: the chain check is enabled but no reference node is set`}},
 		{"several at once", "modules:\n  a:\n    allowed_targets: ['*']\n    scheme: ftp\n  b:\n    max_connections: -1\n", []string{`module "a": scheme`, `module "b": max_connections`, `module "b": allowed_targets`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,5 +310,113 @@ func TestEqual(t *testing.T) {
 	}
 	if (*Module)(nil).Equal(a) || !(*Module)(nil).Equal(nil) {
 		t.Error("nil modules")
+	}
+}
+
+// References: an address is a node of the fleet, reached with the module's
+// login and TLS; a mapping has its own, and nothing of the module's but its
+// scheme and default port. Each target is compared with all but itself.
+func TestReferences(t *testing.T) {
+	caFile, _, _ := monerodtest.NewTLS(t)
+	dir := writeFiles(t, map[string]string{
+		"c.yml": `
+modules:
+  fleet:
+    user: monitor
+    password_file: pw
+    default_port: 18089
+    references:
+      - node1.nodes.example
+      - 10.0.0.2
+      - url: https://public.example:443
+        name: public
+        user: ref
+        password_file: ref-pw
+        tls: {ca_file: ` + caFile + `}
+    health:
+      max_blocks_behind_reference: 4
+      checks: [monerod, chain]
+    allowed_targets: ["*"]
+`,
+		"pw":     secret,
+		"ref-pw": "ref-" + secret + "\n",
+	})
+	cfg, err := Load(filepath.Join(dir, "c.yml"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Modules["fleet"]
+	var got []string
+	for _, r := range m.References {
+		got = append(got, r.Name+" "+r.Address().String()+" "+r.User+" "+r.Password())
+	}
+	want := []string{
+		"node1.nodes.example:18089 http://node1.nodes.example:18089 monitor " + secret,
+		"10.0.0.2:18089 http://10.0.0.2:18089 monitor " + secret,
+		"public https://public.example:443 ref ref-" + secret,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("references:\n%q\nwant\n%q", got, want)
+	}
+	if r := m.References[2]; r.TLS.CAFile != caFile || m.References[0].TLS.Set() {
+		t.Errorf("TLS: %+v, %+v", r.TLS, m.References[0].TLS)
+	}
+	for _, tc := range []struct {
+		target string
+		want   []string
+	}{
+		{"node9.nodes.example", []string{"node1.nodes.example:18089", "10.0.0.2:18089", "public"}},
+		{"NODE1.nodes.example", []string{"10.0.0.2:18089", "public"}},
+		{"http://10.0.0.2:18089", []string{"node1.nodes.example:18089", "public"}},
+		{"10.0.0.2:18081", []string{"node1.nodes.example:18089", "10.0.0.2:18089", "public"}},
+	} {
+		u, err := m.Target(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := m.HealthConfig(u)
+		if !slices.Equal(h.References, tc.want) || h.MaxBlocksBehindReference != 4 {
+			t.Errorf("target %s: references %q (max behind %d), want %q", tc.target, h.References, h.MaxBlocksBehindReference, tc.want)
+		}
+		if err := h.Validate(); err != nil {
+			t.Errorf("target %s: %v", tc.target, err)
+		}
+	}
+	if h := cfg.Modules["fleet"].HealthConfig(&url.URL{Scheme: "http", Host: "x:1"}); !slices.Equal(h.Checks, []string{"monerod", "chain"}) {
+		t.Errorf("checks %q", h.Checks)
+	}
+
+	// A changed reference password is a changed module.
+	again, err := Load(filepath.Join(dir, "c.yml"), testOpts)
+	if err != nil || !again.Modules["fleet"].Equal(m) {
+		t.Fatalf("the same file read twice: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ref-pw"), []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := Load(filepath.Join(dir, "c.yml"), testOpts); err != nil || changed.Modules["fleet"].Equal(m) {
+		t.Errorf("a changed reference password file is equal: %v", err)
+	}
+}
+
+// A reference of the fleet takes the module's TLS; one written as a mapping
+// does not.
+func TestReferenceTLS(t *testing.T) {
+	caFile, _, _ := monerodtest.NewTLS(t)
+	dir := writeFiles(t, map[string]string{"c.yml": `
+modules:
+  a:
+    scheme: https
+    tls: {ca_file: ` + caFile + `}
+    references: [node1, {url: "https://public.example"}]
+    allowed_targets: ["*"]
+`})
+	cfg, err := Load(filepath.Join(dir, "c.yml"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := cfg.Modules["a"].References
+	if refs[0].TLS.CAFile != caFile || refs[0].Address().Scheme != "https" || refs[1].TLS.Set() {
+		t.Errorf("TLS: fleet %+v, public %+v", refs[0].TLS, refs[1].TLS)
 	}
 }

@@ -138,3 +138,17 @@ func (c *Client) GetBlockHeadersRange(ctx context.Context, start, end uint64) ([
 	}
 	return r.Headers, nil
 }
+
+// GetBlockHeaderByHeight calls get_block_header_by_height for the block at
+// height (counted from 0, the genesis block; allowed on restricted nodes).
+// A node whose chain is shorter answers with an error.
+func (c *Client) GetBlockHeaderByHeight(ctx context.Context, height uint64) (*BlockHeader, error) {
+	var r blockHeaderResult
+	if err := c.CallJSONRPC(ctx, MethodHeaderByHeight, map[string]uint64{"height": height}, &r); err != nil {
+		return nil, err
+	}
+	if r.BlockHeader.Height != height || r.BlockHeader.Hash == "" {
+		return nil, fmt.Errorf("%s: %w: asked for height %d, got a header of height %d with hash %q", MethodHeaderByHeight, ErrBadResponse, height, r.BlockHeader.Height, r.BlockHeader.Hash)
+	}
+	return &r.BlockHeader, nil
+}

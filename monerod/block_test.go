@@ -130,3 +130,66 @@ func TestGetTransactionsBatches(t *testing.T) {
 		t.Errorf("%d calls in all", len(sizes))
 	}
 }
+
+// TestGetBlockHeaderByHeight answers with a header recorded from a real
+// node (one of get_block_headers_range's, the same object monerod puts in
+// get_block_header_by_height's block_header), and checks the height asked.
+func TestGetBlockHeaderByHeight(t *testing.T) {
+	var recorded struct {
+		Result struct {
+			Headers []json.RawMessage `json:"headers"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(fixtures.Load(t, fixtures.Busy, MethodGetHeadersRange), &recorded); err != nil || len(recorded.Result.Headers) < 10 {
+		t.Fatalf("fixture: %v", err)
+	}
+	header90 := recorded.Result.Headers[8] // heights 82 to 91
+	var mu sync.Mutex
+	var asked []uint64
+	srv := fixtures.NewServer(t, fixtures.Busy, map[string]http.HandlerFunc{
+		MethodHeaderByHeight: func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				Params struct {
+					Height uint64 `json:"height"`
+				} `json:"params"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			asked = append(asked, req.Params.Height)
+			mu.Unlock()
+			if req.Params.Height > 91 {
+				// What monerod answers past its tip.
+				fmt.Fprintf(w, `{"error":{"code":-2,"message":"Requested block height: %d greater than current top block height: 91"},"id":"0","jsonrpc":"2.0"}`, req.Params.Height)
+				return
+			}
+			// Always the header of height 90, whatever was asked.
+			fmt.Fprintf(w, `{"id":"0","jsonrpc":"2.0","result":{"block_header":%s,"credits":0,"status":"OK","top_hash":"","untrusted":false}}`, header90)
+		},
+	})
+	c := newTestClient(t, srv.URL, nil)
+	h, err := c.GetBlockHeaderByHeight(t.Context(), 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want BlockHeader
+	if err := json.Unmarshal(header90, &want); err != nil {
+		t.Fatal(err)
+	}
+	if *h != want || h.Height != 90 || len(h.Hash) != 64 {
+		t.Errorf("header %+v, want %+v", h, want)
+	}
+	// An answer for another height is refused, and so is a height past the
+	// node's tip, as a bad response that carries monerod's error.
+	if _, err := c.GetBlockHeaderByHeight(t.Context(), 89); !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "height 90") {
+		t.Errorf("asked 89, answered 90: %v", err)
+	}
+	var rpcErr *RPCError
+	if _, err := c.GetBlockHeaderByHeight(t.Context(), 500); !errors.Is(err, ErrBadResponse) || !errors.As(err, &rpcErr) || rpcErr.Code != -2 {
+		t.Errorf("past the tip: %v", err)
+	}
+	if fmt.Sprint(asked) != "[90 89 500]" {
+		t.Errorf("asked heights %v", asked)
+	}
+}

@@ -103,6 +103,18 @@ func TestIntegrationRestricted(t *testing.T) {
 	if hs, err := c.GetBlockHeadersRange(ctx, 0, info.Height-1); err != nil || uint64(len(hs)) != info.Height {
 		t.Fatalf("get_block_headers_range on a restricted node: %d headers, %v", len(hs), err)
 	}
+	// So is the header at a height, which a reference node is asked for;
+	// past the tip monerod answers with an error.
+	h, err := c.GetBlockHeaderByHeight(ctx, info.Height-1)
+	if err != nil || h.Hash != info.TopBlockHash {
+		t.Fatalf("get_block_header_by_height of the tip on a restricted node: %+v, %v; the tip is %s", h, err, info.TopBlockHash)
+	}
+	var rpcErr *monerod.RPCError
+	if _, err := c.GetBlockHeaderByHeight(ctx, info.Height); !errors.Is(err, monerod.ErrBadResponse) || !errors.As(err, &rpcErr) {
+		t.Fatalf("get_block_header_by_height past the tip: %v, want a bad response with monerod's error", err)
+	} else {
+		t.Logf("past the tip: %v", err)
+	}
 }
 
 func TestIntegrationDigestLogin(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 	MethodGetBlock          = "get_block"
 	MethodGetTransactions   = "get_transactions"
 	MethodGetHeadersRange   = "get_block_headers_range"
+	MethodHeaderByHeight    = "get_block_header_by_height"
 )
 
 // GetInfo calls get_info.
@@ -40,7 +41,7 @@ func (c *Client) GetInfo(ctx context.Context) (*Info, error) {
 
 // GetLastBlockHeader calls get_last_block_header.
 func (c *Client) GetLastBlockHeader(ctx context.Context) (*BlockHeader, error) {
-	var r lastBlockHeaderResult
+	var r blockHeaderResult
 	if err := c.CallJSONRPC(ctx, MethodLastBlockHeader, nil, &r); err != nil {
 		return nil, err
 	}

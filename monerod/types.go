@@ -168,7 +168,7 @@ type BlockHeader struct {
 	MinerTxHash  string `json:"miner_tx_hash"`
 }
 
-type lastBlockHeaderResult struct {
+type blockHeaderResult struct {
 	status
 	BlockHeader BlockHeader `json:"block_header"`
 }

@@ -67,6 +67,11 @@ type Snapshot struct {
 	Mining    *monerod.MiningStatus
 	Fee       *monerod.FeeEstimate
 
+	// Chain is what the reference nodes said of the node's chain: their
+	// heights, and their blocks at the node's height. Nil without
+	// references, or when get_info failed.
+	Chain *Chain
+
 	// P2PErr is the result of a TCP connect to the node's P2P port (nil
 	// on success), meaningful only when P2PChecked.
 	P2PChecked bool
@@ -135,6 +140,10 @@ type Config struct {
 	// P2PDialTimeout) in every snapshot to tell whether the node's P2P port
 	// accepts connections.
 	P2PAddress string
+	// References, when set, are asked in every snapshot in which get_info
+	// answers, beside the node's own calls and within the same deadline
+	// (see References.Ask). One References may serve many Sources.
+	References *References
 	// OnRefused, when set, is called once each time a collector's calls
 	// are first found refused by the node (for a log line).
 	OnRefused func(collector string, err error)
@@ -149,6 +158,7 @@ type Source struct {
 	collectors []Collector
 	timeout    time.Duration
 	onRefused  func(string, error)
+	refs       *References // nil: none
 
 	mu       sync.Mutex
 	inflight *flight
@@ -178,6 +188,9 @@ func New(cfg Config) (*Source, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	s := &Source{client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
+	if cfg.References.Len() > 0 {
+		s.refs = cfg.References
+	}
 	seen := map[string]bool{InfoCollector: true}
 	for _, c := range cfg.Collectors {
 		switch {
@@ -274,6 +287,9 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 			// The collectors started with get_info took the node for
 			// restricted and skipped what it refused; ask for those now.
 			s.startSkipped(ctx, &wg, snap, prev)
+		}
+		if s.refs != nil && info.Height > 0 {
+			wg.Go(func() { snap.Chain = s.refs.Ask(ctx, info.Height-1, info.TopBlockHash) })
 		}
 		s.startCollectors(ctx, &wg, snap, prev, info.Restricted, true)
 		s.fetchTip(ctx, snap, prev)

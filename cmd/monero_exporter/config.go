@@ -46,7 +46,8 @@ type config struct {
 	probeMaxTargets  int
 	probeIdleTimeout time.Duration
 	health           health.Config
-	warnings         []string // settings not used as given, for the log
+	references       []referenceConfig // --chain.reference, in order
+	warnings         []string          // settings not used as given, for the log
 	web              *web.FlagConfig
 	log              *promslog.Config
 }
@@ -125,8 +126,12 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 				Default(strconv.FormatUint(health.DefaultMaxBlocksBehind, 10)).Envar("HEALTH_MAX_BLOCKS_BEHIND").Uint64()
 		p2pAddr = app.Flag("health.p2p-address", "host:port of monerod's P2P port, when not --monerod.p2p-port on the RPC host; setting it counts the p2p check, as CONSIDER_P2P_STATUS=true does.").
 			Envar("HEALTH_P2P_ADDRESS").String()
-		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p. Default: all but p2p, plus p2p when --health.p2p-address is set or CONSIDER_P2P_STATUS is true.").
+		checks = app.Flag("health.checks", "Comma-separated checks that /health counts: monerod, last_block, peers, sync, p2p, chain. Default: all but p2p and chain, plus p2p when --health.p2p-address is set or CONSIDER_P2P_STATUS is true. Listing chain (which needs --chain.reference) also counts it in /api/v1's combined status.").
 			Envar("HEALTH_CHECKS").String()
+		maxBehindRef = app.Flag("health.max-blocks-behind-reference", "The chain check fails when the best reference node (--chain.reference) is more than this many blocks ahead.").
+				Default(strconv.FormatUint(health.DefaultMaxBlocksBehindReference, 10)).Envar("HEALTH_MAX_BLOCKS_BEHIND_REFERENCE").Uint64()
+		references = app.Flag("chain.reference", "A reference node (repeatable): another node of the fleet or a trusted public node, as host, host:port (port --monerod.rpc-port) or an http:// or https:// URL, without login. Every snapshot compares monerod's block at its height with the reference's, for the chain check and the monero_reference_* metrics.").
+				Strings()
 	)
 	// One flag per registered collector, as node_exporter does.
 	collectorFlags := map[string]*bool{}
@@ -182,7 +187,14 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	}
 	defaultP2P := net.JoinHostPort(cfg.rpcURL.Hostname(), strconv.Itoa(*p2pPort))
 	var warnings []string
-	if cfg.health, warnings, err = healthConfig(*maxAge, *minPeers, *maxBehind, *p2pAddr, defaultP2P, *checks); err != nil {
+	if cfg.references, err = parseReferences(*references, *rpcPort, cfg.rpcURL.Host); err != nil {
+		return nil, err
+	}
+	chain := health.Config{MaxBlocksBehindReference: *maxBehindRef}
+	for _, r := range cfg.references {
+		chain.References = append(chain.References, r.name)
+	}
+	if cfg.health, warnings, err = healthConfig(*maxAge, *minPeers, *maxBehind, *p2pAddr, defaultP2P, *checks, chain); err != nil {
 		return nil, err
 	}
 	cfg.warnings = append(cfg.warnings, warnings...)
@@ -224,11 +236,13 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 // OFFSET/OFFSET_UNIT pair when either is set, else its 12 minutes: each API's
 // clients keep what they were built for. The P2P port dialled is p2pAddr
 // when set (which counts the p2p check, as before), else defaultP2P;
-// CONSIDER_P2P_STATUS, when set, says whether it counts. It returns the
-// warnings of values not used as given.
-func healthConfig(maxAge time.Duration, minPeers int, maxBehind uint64, p2pAddr, defaultP2P, checks string) (health.Config, []string, error) {
+// CONSIDER_P2P_STATUS, when set, says whether it counts. The chain check's
+// references and threshold come from chain. It returns the warnings of
+// values not used as given.
+func healthConfig(maxAge time.Duration, minPeers int, maxBehind uint64, p2pAddr, defaultP2P, checks string, chain health.Config) (health.Config, []string, error) {
 	cfg := health.DefaultConfig()
 	cfg.LastBlockMaxAge, cfg.MinPeers, cfg.MaxBlocksBehind, cfg.P2PAddress = maxAge, minPeers, maxBehind, defaultP2P
+	cfg.References, cfg.MaxBlocksBehindReference = chain.References, chain.MaxBlocksBehindReference
 	var warnings []string
 	offset, unit := os.Getenv("OFFSET"), os.Getenv("OFFSET_UNIT")
 	if offset != "" || unit != "" {
@@ -313,4 +327,26 @@ func readPassword(file string) (string, error) {
 		return "", fmt.Errorf("--monerod.rpc-password-file: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// parseReferences reads the --chain.reference addresses: named by their
+// host:port, which must differ, and differ from monerod's own (self).
+func parseReferences(addrs []string, defaultPort int, self string) ([]referenceConfig, error) {
+	var refs []referenceConfig
+	for _, a := range addrs {
+		u, err := monerod.ParseAddress(a, defaultPort)
+		if err != nil {
+			return nil, fmt.Errorf("--chain.reference: %w", err)
+		}
+		if strings.EqualFold(u.Host, self) {
+			return nil, fmt.Errorf("--chain.reference: %s is --monerod.rpc-url itself, which always agrees with itself", u.Host)
+		}
+		for _, r := range refs {
+			if r.name == u.Host {
+				return nil, fmt.Errorf("--chain.reference: %s is given twice", u.Host)
+			}
+		}
+		refs = append(refs, referenceConfig{name: u.Host, url: u})
+	}
+	return refs, nil
 }

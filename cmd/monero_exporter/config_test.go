@@ -215,6 +215,27 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("collectors %v", c.collectors)
 			}
 		}},
+		{name: "references", args: []string{"--chain.reference=node2", "--chain.reference=https://node3.example:18089", "--health.max-blocks-behind-reference=4", "--health.checks=monerod,chain"}, check: func(t *testing.T, c *config) {
+			var got []string
+			for _, r := range c.references {
+				got = append(got, r.name+"="+r.url.String())
+			}
+			if strings.Join(got, " ") != "node2:18081=http://node2:18081 node3.example:18089=https://node3.example:18089" {
+				t.Fatalf("references %q", got)
+			}
+			if h := c.health; strings.Join(h.References, ",") != "node2:18081,node3.example:18089" || h.MaxBlocksBehindReference != 4 || strings.Join(h.EnabledChecks(), ",") != "monerod,chain" {
+				t.Fatalf("health %+v", h)
+			}
+		}},
+		{name: "no references", check: func(t *testing.T, c *config) {
+			if c.references != nil || c.health.References != nil || c.health.MaxBlocksBehindReference != 10 {
+				t.Fatalf("references %v, health %+v", c.references, c.health)
+			}
+		}},
+		{name: "reference to itself", args: []string{"--monerod.rpc-url=node1:18089", "--chain.reference=http://node1:18089"}, wantErr: "--chain.reference: node1:18089 is --monerod.rpc-url itself"},
+		{name: "reference twice", args: []string{"--chain.reference=node2", "--chain.reference=http://node2:18081"}, wantErr: "--chain.reference: node2:18081 is given twice"},
+		{name: "reference with credentials", args: []string{"--chain.reference=http://u:hunter2@node2"}, wantErr: "--chain.reference: monerod address must not carry credentials"},
+		{name: "chain check without reference", args: []string{"--health.checks=monerod,chain"}, wantErr: "the chain check is enabled but no reference node is set"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown long flag"},
 		{name: "bad log level", args: []string{"--log.level=loud"}, wantErr: "loud"},
 	}
@@ -224,7 +245,7 @@ func TestParseConfig(t *testing.T) {
 			// common); empty is unset for every variable read.
 			for _, k := range []string{
 				"MONEROD_URL", "MONEROD_RPC_URL", "MONEROD_RPC_PORT", "MONEROD_P2P_PORT", "CONSIDER_P2P_STATUS",
-				"HTTP_TIMEOUT", "MONEROD_TIMEOUT", "PORT", "OFFSET", "OFFSET_UNIT", "HEALTH_P2P_ADDRESS", "HEALTH_CHECKS",
+				"HTTP_TIMEOUT", "MONEROD_TIMEOUT", "PORT", "OFFSET", "OFFSET_UNIT", "HEALTH_P2P_ADDRESS", "HEALTH_CHECKS", "HEALTH_MAX_BLOCKS_BEHIND_REFERENCE",
 			} {
 				t.Setenv(k, "")
 			}

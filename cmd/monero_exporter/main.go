@@ -26,6 +26,7 @@ import (
 
 	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/health"
+	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
 func main() {
@@ -57,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "monero_exporter: error: %v\n", err)
 		return 1
 	}
-	defer handler.probes.close()
+	defer handler.close()
 	logger.Info("starting monero_exporter", "version", version.Info(), "monerod", cfg.rpcURL.String(),
 		"login", cfg.rpcUser != "", "config_file", cfg.configFile)
 
@@ -84,7 +85,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 // state, which SIGHUP reloads.
 type exporter struct {
 	http.Handler
-	probes *probes
+	probes     *probes
+	references *snapshot.References // of the single node; nil: none
+}
+
+// close drops the connections of the probes and of the reference nodes,
+// at shutdown.
+func (e *exporter) close() {
+	e.probes.close()
+	e.references.Close()
 }
 
 // newHandler wires the client, the snapshot source and the collectors into
@@ -106,6 +115,13 @@ func newHandler(cfg *config, logger *slog.Logger) (*exporter, error) {
 		links = append(links, health.Link{Address: pathProbe, Text: "Probe another node: /probe?target=HOST[:PORT]&module=NAME, with the modules of --config.file"})
 	}
 	links = append(links, health.Link{Address: "/-/healthy", Text: "Exporter liveness"})
+	var references *snapshot.References
+	if len(cfg.references) > 0 {
+		var err error
+		if references, err = newReferences(cfg.references, cfg.timeout, shared); err != nil {
+			return nil, err
+		}
+	}
 	single, err := newNode(nodeConfig{
 		url:            cfg.rpcURL,
 		user:           cfg.rpcUser,
@@ -117,8 +133,10 @@ func newHandler(cfg *config, logger *slog.Logger) (*exporter, error) {
 		collectors:     cfg.collectors,
 		health:         cfg.health,
 		links:          links,
+		references:     references,
 	}, shared)
 	if err != nil {
+		references.Close()
 		return nil, err
 	}
 
@@ -134,6 +152,7 @@ func newHandler(cfg *config, logger *slog.Logger) (*exporter, error) {
 	probes, err := newProbes(cfg, shared, own, logger)
 	if err != nil {
 		single.Close()
+		references.Close()
 		return nil, err
 	}
 
@@ -158,7 +177,7 @@ func newHandler(cfg *config, logger *slog.Logger) (*exporter, error) {
 		// which gets the node's checks and the links.
 		mux.Handle(health.PathRoot, healthLimited)
 	}
-	return &exporter{Handler: mux, probes: probes}, nil
+	return &exporter{Handler: mux, probes: probes, references: references}, nil
 }
 
 // Paths of the multi-target mode.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -27,6 +28,58 @@ type nodeConfig struct {
 	collectors     []string // optional collectors switched on
 	health         health.Config
 	links          []health.Link // of the page / shows a browser
+	// references are compared with the node in every snapshot (nil:
+	// none); shared by the nodes of a module.
+	references *snapshot.References
+}
+
+// referenceConfig is how to reach one reference node.
+type referenceConfig struct {
+	name           string // the reference label
+	url            *url.URL
+	user, password string
+	tlsCAFile      string
+	tlsSkipVerify  bool
+}
+
+// referenceConnections is the connections kept to each reference node: a
+// tip and a block asked at once. A public node accepts 3 from one address.
+const referenceConnections = 2
+
+// newReferences builds the clients of reference nodes, for the nodes that
+// share them. Their calls are not counted in
+// monero_exporter_rpc_requests_total, which is about the nodes themselves:
+// monero_reference_up tells how each reference answers.
+func newReferences(refs []referenceConfig, timeout time.Duration, shared nodeShared) (*snapshot.References, error) {
+	var out []snapshot.Reference
+	closeAll := func() {
+		for _, r := range out {
+			r.Client.Close()
+		}
+	}
+	for _, r := range refs {
+		client, err := monerod.New(monerod.Config{
+			URL:                   r.url,
+			User:                  r.user,
+			Password:              r.password,
+			TLSCAFile:             r.tlsCAFile,
+			TLSInsecureSkipVerify: r.tlsSkipVerify,
+			MaxConnections:        referenceConnections,
+			MaxResponseBytes:      shared.maxResponseBytes,
+			UserAgent:             "monero_exporter/" + version.Version,
+		})
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("reference %s: %w", r.name, err)
+		}
+		out = append(out, snapshot.Reference{Name: r.name, Client: client})
+	}
+	references, err := snapshot.NewReferences(out, snapshot.ReferencesOptions{Timeout: timeout})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return references, nil
 }
 
 // nodeShared is what every node of the exporter shares.
@@ -79,6 +132,7 @@ func newNode(nc nodeConfig, shared nodeShared) (*node, error) {
 		Client:     client,
 		Collectors: fetch,
 		P2PAddress: hc.P2PAddress,
+		References: nc.references,
 		Timeout:    nc.timeout,
 		OnRefused: func(name string, err error) {
 			logger.Info("monerod refuses what a collector asks; skipping it from now on", "collector", name, "err", err)

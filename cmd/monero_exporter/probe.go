@@ -24,6 +24,7 @@ import (
 
 	"github.com/monero-ops/monero_exporter/collector"
 	"github.com/monero-ops/monero_exporter/modules"
+	"github.com/monero-ops/monero_exporter/snapshot"
 	"github.com/monero-ops/monero_exporter/targets"
 )
 
@@ -51,6 +52,12 @@ type probes struct {
 	mu      sync.Mutex // one reload at a time
 	modules atomic.Pointer[modules.Config]
 	cache   *targets.Cache[*node]
+
+	// refs are the reference nodes of each module in use, made on a
+	// module's first probe and shared by all its targets, so that a
+	// hundred targets do not ask the same references a hundred times.
+	refsMu sync.Mutex
+	refs   map[*modules.Module]*snapshot.References
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -137,6 +144,14 @@ func (p *probes) reload() error {
 		current[m] = true
 	}
 	p.cache.Retain(func(m any) bool { return current[m] })
+	p.refsMu.Lock()
+	for m, refs := range p.refs {
+		if !current[m] {
+			refs.Close()
+			delete(p.refs, m)
+		}
+	}
+	p.refsMu.Unlock()
 	p.reloadOK.Set(1)
 	p.reloadTime.SetToCurrentTime()
 	slices.Sort(changed)
@@ -149,6 +164,41 @@ func (p *probes) close() {
 	if p.cache != nil {
 		p.cache.Close()
 	}
+	p.refsMu.Lock()
+	for m, refs := range p.refs {
+		refs.Close()
+		delete(p.refs, m)
+	}
+	p.refsMu.Unlock()
+}
+
+// references returns the reference nodes of a module, made on first use.
+func (p *probes) references(mod *modules.Module) (*snapshot.References, error) {
+	p.refsMu.Lock()
+	defer p.refsMu.Unlock()
+	if refs := p.refs[mod]; refs != nil {
+		return refs, nil
+	}
+	var rcs []referenceConfig
+	for _, r := range mod.References {
+		rcs = append(rcs, referenceConfig{
+			name:          r.Name,
+			url:           r.Address(),
+			user:          r.User,
+			password:      r.Password(),
+			tlsCAFile:     r.TLS.CAFile,
+			tlsSkipVerify: r.TLS.InsecureSkipVerify,
+		})
+	}
+	refs, err := newReferences(rcs, p.moduleTimeout(mod), p.shared)
+	if err != nil {
+		return nil, err
+	}
+	if p.refs == nil {
+		p.refs = map[*modules.Module]*snapshot.References{}
+	}
+	p.refs[mod] = refs
+	return refs, nil
 }
 
 // serveReload is POST (or PUT) /-/reload, as in Prometheus and its exporters.
@@ -224,8 +274,16 @@ func oneLine(s string) string {
 // Call release when done with it.
 func (p *probes) node(name string, mod *modules.Module, u *url.URL) (*node, func(), error) {
 	return p.cache.Get(name+"\x00"+u.String(), mod, func() (*node, error) {
-		h := mod.HealthConfig(u.Hostname())
+		h := mod.HealthConfig(u)
 		h.DaemonAddress = u.Host
+		var refs *snapshot.References
+		if len(h.References) > 0 {
+			all, err := p.references(mod)
+			if err != nil {
+				return nil, err
+			}
+			refs = all.Only(h.References...)
+		}
 		shared := p.shared
 		shared.logger = p.logger.With("module", name, "target", u.Host)
 		return newNode(nodeConfig{
@@ -238,6 +296,7 @@ func (p *probes) node(name string, mod *modules.Module, u *url.URL) (*node, func
 			timeout:        p.moduleTimeout(mod),
 			collectors:     mod.Collectors,
 			health:         h,
+			references:     refs,
 		}, shared)
 	})
 }

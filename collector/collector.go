@@ -4,6 +4,7 @@ package collector
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +112,36 @@ type Collector struct {
 	defs    []*Definition  // optional collectors whose metrics are emitted
 	events  []events       // their metrics of events, shared by every copy
 	health  *health.Config // nil: no health metrics
+	latest  *latestMetrics // shared by every copy
+}
+
+// latestMetrics keeps the metrics of the latest snapshot collected, so that
+// the requests that share a snapshot (most of them, under load) share the
+// work of turning it into metrics too. Const metrics are immutable; each
+// request's registry still gathers and encodes them itself.
+type latestMetrics struct {
+	mu      sync.Mutex
+	snap    *snapshot.Snapshot
+	metrics []prometheus.Metric
+}
+
+// of returns the metrics of snap, made by emit the first time snap is seen.
+func (l *latestMetrics) of(snap *snapshot.Snapshot, emit func(chan<- prometheus.Metric)) []prometheus.Metric {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.snap != snap {
+		ch := make(chan prometheus.Metric, 64)
+		go func() {
+			emit(ch)
+			close(ch)
+		}()
+		l.metrics = l.metrics[:0:0]
+		for m := range ch {
+			l.metrics = append(l.metrics, m)
+		}
+		l.snap = snap
+	}
+	return l.metrics
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -132,7 +163,7 @@ type Options struct {
 // events (the block histograms) observe every snapshot source builds from
 // now on; make one Collector per source.
 func New(source *snapshot.Source, opts Options) *Collector {
-	c := &Collector{source: source, timeout: opts.Timeout, health: opts.Health}
+	c := &Collector{source: source, timeout: opts.Timeout, health: opts.Health, latest: &latestMetrics{}}
 	for _, name := range opts.Collectors {
 		d := registry[name]
 		if d == nil {
@@ -199,7 +230,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	snap := c.source.Get(ctx)
 	took := time.Since(start)
-	c.Emit(ch, snap)
+	for _, m := range c.latest.of(snap, func(ch chan<- prometheus.Metric) { c.Emit(ch, snap) }) {
+		ch <- m
+	}
 	emitScrape(ch, snap, took)
 }
 

@@ -67,9 +67,15 @@ func TestSnapshotCollectorsForHealth(t *testing.T) {
 	if got := names(&h); !slices.Equal(got, []string{"txpool", "connections"}) {
 		t.Errorf("default checks: %v", got)
 	}
+	// last_block reads the peers' heights too (a stale tip at the peers'
+	// best height is the network's, not the node's).
 	h.Checks = []string{health.CheckMonerod, health.CheckLastBlock}
+	if got := names(&h); !slices.Equal(got, []string{"txpool", "connections"}) {
+		t.Errorf("checks with last_block: %v", got)
+	}
+	h.Checks = []string{health.CheckMonerod}
 	if got := names(&h); !slices.Equal(got, []string{"txpool"}) {
-		t.Errorf("checks without peers and sync: %v", got)
+		t.Errorf("checks without peers, sync and last_block: %v", got)
 	}
 	if got := names(nil); !slices.Equal(got, []string{"txpool"}) {
 		t.Errorf("no health: %v", got)

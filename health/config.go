@@ -15,7 +15,8 @@ import (
 const (
 	// CheckMonerod: the daemon answers and hard_fork_info.status is OK.
 	CheckMonerod = "monerod"
-	// CheckLastBlock: the last block is not older than the max age.
+	// CheckLastBlock: the last block is not older than the max age, or the
+	// node is at its peers' best height (see Config.LastBlockMaxAge).
 	CheckLastBlock = "last_block"
 	// CheckPeers: enough peers are synchronized with the node.
 	CheckPeers = "peers"
@@ -38,9 +39,17 @@ func CheckNames() []string {
 
 // Defaults, as the flags and the old service's environment document them.
 const (
-	DefaultLastBlockMaxAge = 12 * time.Minute
-	DefaultMinPeers        = 1
-	DefaultMaxBlocksBehind = 10
+	// DefaultLastBlockMaxAge is /health's limit, chosen from the rate of
+	// false alarms: gaps between blocks are exponential with a 120 s mean,
+	// so a healthy node sees 720 x e^(-limit/120 s) gaps a day longer than
+	// the limit. 30 minutes: 720 x e^-15, about once in 12 years (12
+	// minutes would be 720 x e^-6, 1.8 a day).
+	DefaultLastBlockMaxAge = 30 * time.Minute
+	// DefaultV1LastBlockMaxAge is the old service's limit, which /api/v1's
+	// clients expect.
+	DefaultV1LastBlockMaxAge = 12 * time.Minute
+	DefaultMinPeers          = 1
+	DefaultMaxBlocksBehind   = 10
 	// DefaultMaxBlocksBehindReference is how far the best reference node
 	// may be ahead before the chain check fails: twenty minutes of
 	// mainnet blocks, as for the peers.
@@ -54,10 +63,17 @@ const (
 // Config holds the thresholds and what the checks report. Start from
 // DefaultConfig; check the result with Validate before use.
 type Config struct {
-	// LastBlockMaxAge is the age past which the last block is stale.
+	// LastBlockMaxAge is the age past which /health's last_block check
+	// calls the last block stale (--health.last-block-max-age). A stale
+	// tip fails, unless the node is at the best height its peers report:
+	// then the network is slow, not the node, and the check warns.
 	LastBlockMaxAge time.Duration
+	// V1LastBlockMaxAge is the same for /api/v1's last_block, which knows
+	// no peers and no warning: the old service's OFFSET and OFFSET_UNIT
+	// (see SetOffsetFromEnv), 12 minutes by default.
+	V1LastBlockMaxAge time.Duration
 	// OffsetUnit is the unit in which /api/v1/last_block shows
-	// LastBlockMaxAge (block_recent_offset_unit, and the number in
+	// V1LastBlockMaxAge (block_recent_offset_unit, and the number in
 	// block_recent_offset). Set it to OFFSET_UNIT (or DefaultOffsetUnit
 	// when that is empty) when the age came from the old service's
 	// environment, so that the API shows what the operator wrote. Empty
@@ -70,7 +86,7 @@ type Config struct {
 	// node and still count as synced, and how far the best known height
 	// may be ahead of the node's before the sync check fails.
 	MaxBlocksBehind uint64
-	// OffsetEnv is set when LastBlockMaxAge came from the old service's
+	// OffsetEnv is set when V1LastBlockMaxAge came from the old service's
 	// OFFSET and OFFSET_UNIT (see SetOffsetFromEnv): /api/v1/last_block
 	// then echoes them as it did.
 	OffsetEnv *EnvOffset
@@ -107,6 +123,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		LastBlockMaxAge:          DefaultLastBlockMaxAge,
+		V1LastBlockMaxAge:        DefaultV1LastBlockMaxAge,
 		MinPeers:                 DefaultMinPeers,
 		MaxBlocksBehind:          DefaultMaxBlocksBehind,
 		MaxBlocksBehindReference: DefaultMaxBlocksBehindReference,
@@ -119,16 +136,19 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.LastBlockMaxAge <= 0 {
 		errs = append(errs, fmt.Errorf("last block max age %v must be positive", c.LastBlockMaxAge))
-	} else if c.LastBlockMaxAge%time.Microsecond != 0 {
+	}
+	if c.V1LastBlockMaxAge <= 0 {
+		errs = append(errs, fmt.Errorf("/api/v1 last block max age %v must be positive", c.V1LastBlockMaxAge))
+	} else if c.V1LastBlockMaxAge%time.Microsecond != 0 {
 		// The old API counts in whole microseconds at the finest.
-		errs = append(errs, fmt.Errorf("last block max age %v must be a whole number of microseconds", c.LastBlockMaxAge))
+		errs = append(errs, fmt.Errorf("/api/v1 last block max age %v must be a whole number of microseconds", c.V1LastBlockMaxAge))
 	} else if c.OffsetUnit != "" {
 		per, ok := unitDuration(c.OffsetUnit)
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("offset unit %q is not one of %s", c.OffsetUnit, strings.Join(OffsetUnits(), ", ")))
-		case c.LastBlockMaxAge%per != 0:
-			errs = append(errs, fmt.Errorf("last block max age %v is not a whole number of %s", c.LastBlockMaxAge, c.OffsetUnit))
+		case c.V1LastBlockMaxAge%per != 0:
+			errs = append(errs, fmt.Errorf("/api/v1 last block max age %v is not a whole number of %s", c.V1LastBlockMaxAge, c.OffsetUnit))
 		}
 	}
 	if c.MinPeers < 0 {
@@ -168,20 +188,22 @@ func (c Config) EnabledChecks() []string {
 }
 
 // NeedsConnections reports whether a check /health counts reads the
-// node's connections (snapshot.Connections): peers and sync do, whatever
-// collectors are on.
+// node's connections (snapshot.Connections), whatever collectors are on:
+// peers and sync do, and last_block, whose stale tip is the network's when
+// no peer is ahead.
 func (c Config) NeedsConnections() bool {
-	checks := c.EnabledChecks()
-	return slices.Contains(checks, CheckPeers) || slices.Contains(checks, CheckSync)
+	return slices.ContainsFunc(c.EnabledChecks(), func(check string) bool {
+		return check == CheckPeers || check == CheckSync || check == CheckLastBlock
+	})
 }
 
-// Offset returns LastBlockMaxAge as the old API shows it: a number and a
+// Offset returns V1LastBlockMaxAge as the old API shows it: a number and a
 // unit (see OffsetUnit).
 func (c Config) Offset() (int64, string) {
-	if per, ok := unitDuration(c.OffsetUnit); ok && per > 0 && c.LastBlockMaxAge%per == 0 {
-		return int64(c.LastBlockMaxAge / per), c.OffsetUnit
+	if per, ok := unitDuration(c.OffsetUnit); ok && per > 0 && c.V1LastBlockMaxAge%per == 0 {
+		return int64(c.V1LastBlockMaxAge / per), c.OffsetUnit
 	}
-	return OffsetOf(c.LastBlockMaxAge)
+	return OffsetOf(c.V1LastBlockMaxAge)
 }
 
 // OffsetUnits lists the units OFFSET_UNIT accepts: the keyword arguments of
@@ -234,12 +256,14 @@ type EnvOffset struct {
 	Err error
 }
 
-// SetOffsetFromEnv sets the last block's max age from the old service's
-// OFFSET and OFFSET_UNIT (empty means unset), reading them as it did, so that
-// a deployment that ran it runs here unchanged:
+// SetOffsetFromEnv sets /api/v1's last block max age (V1LastBlockMaxAge)
+// from the old service's OFFSET and OFFSET_UNIT (empty means unset), reading
+// them as it did, so that a deployment that ran it runs here unchanged.
+// /health's LastBlockMaxAge is left alone: the old service had no /health,
+// and its limit is chosen for a probe (see DefaultLastBlockMaxAge).
 //
 //   - OFFSET is read as Python's int() reads it (spaces around, a sign,
-//     underscores between digits). Not an integer: the last_block check is
+//     underscores between digits). Not an integer: /api/v1's last_block is
 //     UNKNOWN for as long as it runs, with Python's error.
 //   - OFFSET_UNIT is one of OffsetUnits, spelled exactly. Another unit: 12
 //     minutes, whatever OFFSET says.
@@ -258,8 +282,8 @@ func (c *Config) SetOffsetFromEnv(offset, unit string) (warning string, err erro
 			return "", fmt.Errorf("OFFSET %q is out of range", offset)
 		case perr != nil:
 			env.Err = fmt.Errorf("invalid literal for int() with base 10: %s", pyRepr(offset))
-			c.LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = DefaultLastBlockMaxAge, DefaultOffsetUnit, env
-			return fmt.Sprintf("OFFSET %q is not an integer: the last_block check answers UNKNOWN until it is, as monero_health_check did", offset), nil
+			c.V1LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = DefaultV1LastBlockMaxAge, DefaultOffsetUnit, env
+			return fmt.Sprintf("OFFSET %q is not an integer: /api/v1's last_block answers UNKNOWN until it is, as monero_health_check did", offset), nil
 		}
 		n = v
 	}
@@ -269,7 +293,7 @@ func (c *Config) SetOffsetFromEnv(offset, unit string) (warning string, err erro
 	}
 	per, ok := unitDuration(u)
 	if !ok {
-		c.LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = DefaultLastBlockMaxAge, DefaultOffsetUnit, env
+		c.V1LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = DefaultV1LastBlockMaxAge, DefaultOffsetUnit, env
 		return fmt.Sprintf("OFFSET_UNIT %q is not one of %s: using %s %s instead, as monero_health_check did",
 			unit, strings.Join(OffsetUnits(), ", "), DefaultOffset, DefaultOffsetUnit), nil
 	}
@@ -279,7 +303,7 @@ func (c *Config) SetOffsetFromEnv(offset, unit string) (warning string, err erro
 	case n > math.MaxInt64/int64(per):
 		return "", fmt.Errorf("OFFSET %d %s is too long (the most is %d %s)", n, u, math.MaxInt64/int64(per), u)
 	}
-	c.LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = time.Duration(n)*per, u, env
+	c.V1LastBlockMaxAge, c.OffsetUnit, c.OffsetEnv = time.Duration(n)*per, u, env
 	return "", nil
 }
 

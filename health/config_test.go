@@ -78,10 +78,10 @@ func TestSetOffsetFromEnv(t *testing.T) {
 		},
 		{unit: "fortnights", want: 12 * time.Minute, wantUnit: "minutes", warning: `OFFSET_UNIT "fortnights" is not one of`},
 		{offset: "-5", unit: " minutes", want: 12 * time.Minute, wantUnit: "minutes", warning: `OFFSET_UNIT " minutes" is not one of`},
-		// Not an integer: the check stays UNKNOWN, with Python's words.
+		// Not an integer: /api/v1's last_block stays UNKNOWN, with Python's words.
 		{
 			offset: "abc", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: 'abc'",
-			warning: `OFFSET "abc" is not an integer: the last_block check answers UNKNOWN until it is, as monero_health_check did`,
+			warning: `OFFSET "abc" is not an integer: /api/v1's last_block answers UNKNOWN until it is, as monero_health_check did`,
 		},
 		{
 			offset: "12.5", unit: "fortnights", want: 12 * time.Minute, wantUnit: "minutes", pyErr: "invalid literal for int() with base 10: '12.5'",
@@ -110,8 +110,13 @@ func TestSetOffsetFromEnv(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if cfg.LastBlockMaxAge != tc.want || cfg.OffsetUnit != tc.wantUnit {
-			t.Errorf("%s: max age %v %q, want %v %q", name, cfg.LastBlockMaxAge, cfg.OffsetUnit, tc.want, tc.wantUnit)
+		if cfg.V1LastBlockMaxAge != tc.want || cfg.OffsetUnit != tc.wantUnit {
+			t.Errorf("%s: /api/v1 max age %v %q, want %v %q", name, cfg.V1LastBlockMaxAge, cfg.OffsetUnit, tc.want, tc.wantUnit)
+		}
+		// /health has its own limit, which the old service's variables
+		// do not touch.
+		if cfg.LastBlockMaxAge != DefaultLastBlockMaxAge {
+			t.Errorf("%s: /health max age %v, want %v", name, cfg.LastBlockMaxAge, DefaultLastBlockMaxAge)
 		}
 		if e := cfg.OffsetEnv; e == nil || e.Offset != tc.offset || e.Unit != tc.unit {
 			t.Errorf("%s: OffsetEnv = %+v, want the values as given", name, e)
@@ -148,15 +153,15 @@ func TestOffsetDisplay(t *testing.T) {
 		// A unit that does not divide falls back to the exact display.
 		{90 * time.Second, "minutes", 90, "seconds"},
 	} {
-		cfg := Config{LastBlockMaxAge: tc.age, OffsetUnit: tc.unit}
+		cfg := Config{V1LastBlockMaxAge: tc.age, OffsetUnit: tc.unit}
 		n, unit := cfg.Offset()
 		if n != tc.n || unit != tc.want {
 			t.Errorf("Offset(%v, %q) = %d %s, want %d %s", tc.age, tc.unit, n, unit, tc.n, tc.want)
 		}
 		if tc.unit == "" || tc.unit == unit {
 			back := DefaultConfig()
-			if _, err := back.SetOffsetFromEnv(strconv.FormatInt(n, 10), unit); err != nil || back.LastBlockMaxAge != tc.age {
-				t.Errorf("SetOffsetFromEnv(%d, %s) = %v, %v; does not round-trip %v", n, unit, back.LastBlockMaxAge, err, tc.age)
+			if _, err := back.SetOffsetFromEnv(strconv.FormatInt(n, 10), unit); err != nil || back.V1LastBlockMaxAge != tc.age {
+				t.Errorf("SetOffsetFromEnv(%d, %s) = %v, %v; does not round-trip %v", n, unit, back.V1LastBlockMaxAge, err, tc.age)
 			}
 		}
 	}
@@ -203,11 +208,16 @@ func TestValidate(t *testing.T) {
 		{"offset unit that divides", func(c *Config) { c.OffsetUnit = "seconds" }, ""},
 		{"zero max age", func(c *Config) { c.LastBlockMaxAge = 0 }, "last block max age 0s must be positive"},
 		{"negative max age", func(c *Config) { c.LastBlockMaxAge = -time.Minute }, "must be positive"},
-		{"nanoseconds", func(c *Config) { c.LastBlockMaxAge = time.Second + 1 }, "must be a whole number of microseconds"},
+		// /health's limit is any positive duration: only /api/v1 shows its
+		// limit, in the old service's units.
+		{"nanoseconds for /health", func(c *Config) { c.LastBlockMaxAge = time.Second + 1 }, ""},
+		{"minutes for /health, seconds for /api/v1", func(c *Config) { c.LastBlockMaxAge = 90 * time.Second; c.OffsetUnit = "minutes" }, ""},
+		{"zero /api/v1 max age", func(c *Config) { c.V1LastBlockMaxAge = 0 }, "/api/v1 last block max age 0s must be positive"},
+		{"nanoseconds for /api/v1", func(c *Config) { c.V1LastBlockMaxAge = time.Second + 1 }, "must be a whole number of microseconds"},
 		{"bad offset unit", func(c *Config) { c.OffsetUnit = "fortnights" }, `offset unit "fortnights" is not one of`},
 		{
-			"offset unit that does not divide", func(c *Config) { c.LastBlockMaxAge = 90 * time.Second; c.OffsetUnit = "minutes" },
-			"last block max age 1m30s is not a whole number of minutes",
+			"offset unit that does not divide", func(c *Config) { c.V1LastBlockMaxAge = 90 * time.Second; c.OffsetUnit = "minutes" },
+			"/api/v1 last block max age 1m30s is not a whole number of minutes",
 		},
 		{"negative min peers", func(c *Config) { c.MinPeers = -1 }, "min peers -1 must not be negative"},
 		{"empty checks", func(c *Config) { c.Checks = []string{} }, "no health check is enabled"},

@@ -24,7 +24,10 @@ import (
 // Outputs of failing checks, worded as the fullnode health convention
 // words them, so that operators who probe other full nodes read the same.
 const (
-	OutputNoRecentBlocks   = "Node doesn't have recent blocks"
+	OutputNoRecentBlocks = "Node doesn't have recent blocks"
+	// OutputNetworkSlow is last_block's warning: the tip is stale, but no
+	// peer has a higher one.
+	OutputNetworkSlow      = "Node doesn't have recent blocks, but it is at its peers' best height: the network is slow, not the node"
 	OutputNoSyncedPeer     = "Node doesn't have a synced peer"
 	OutputPeerFarAhead     = "Node's peer with highest height is too far ahead."
 	OutputNotSynchronized  = "Node is not synchronized"
@@ -87,6 +90,11 @@ type Report struct {
 	Overall Status
 	// Peers is set when the node's connections are known.
 	Peers *PeerStats
+	// V1LastBlock is the last_block check as /api/v1 makes it, the old
+	// service's way: the age against Config.V1LastBlockMaxAge alone, OK or
+	// ERROR (or UNKNOWN), never a warning. It is not in Results, which are
+	// /health's.
+	V1LastBlock Result
 }
 
 // Result returns the result of the named check.
@@ -122,10 +130,11 @@ func Evaluate(snap *snapshot.Snapshot, cfg Config) Report {
 	rep.Peers = peers.stats
 	rep.Results = append(rep.Results,
 		checkMonerod(snap),
-		checkLastBlock(snap, cfg),
+		checkLastBlock(snap, cfg, peers),
 		checkPeers(cfg, peers),
 		checkSync(snap, cfg, peers),
 	)
+	rep.V1LastBlock = checkLastBlockAge(snap, cfg.V1LastBlockMaxAge, cfg.OffsetEnv)
 	if cfg.P2PAddress != "" {
 		rep.Results = append(rep.Results, checkP2P(snap))
 	}
@@ -203,9 +212,10 @@ func blockAge(snap *snapshot.Snapshot) time.Duration {
 	return snap.Time.Truncate(time.Second).Sub(time.Unix(snap.LastBlock.Timestamp, 0))
 }
 
-// checkLastBlock: the last block is not older than LastBlockMaxAge. A block
-// exactly that old still passes, as in the old service.
-func checkLastBlock(snap *snapshot.Snapshot, cfg Config) Result {
+// checkLastBlockAge: the last block is not older than maxAge. A block
+// exactly that old still passes, as in the old service. With env (OFFSET
+// and OFFSET_UNIT) not an integer it is never compared, as there.
+func checkLastBlockAge(snap *snapshot.Snapshot, maxAge time.Duration, env *EnvOffset) Result {
 	const what = "last block's age"
 	switch {
 	case snap.Info == nil:
@@ -216,22 +226,68 @@ func checkLastBlock(snap *snapshot.Snapshot, cfg Config) Result {
 			err = errors.New("get_last_block_header was not asked")
 		}
 		return unknown(CheckLastBlock, what, err)
-	case cfg.OffsetEnv != nil && cfg.OffsetEnv.Err != nil:
+	case env != nil && env.Err != nil:
 		// OFFSET is not an integer: the old service never got as far as
 		// comparing, and neither does this.
-		return unknown(CheckLastBlock, what, cfg.OffsetEnv.Err)
+		return unknown(CheckLastBlock, what, env.Err)
 	}
 	age := blockAge(snap)
 	// A block stamped in the future (clock skew) is recent, and its age
 	// shows as 0, as in the metrics.
 	shown := max(age, 0)
 	res := Result{Check: CheckLastBlock, Status: StatusOK, ObservedValue: int64(shown / time.Second), ObservedUnit: "s"}
-	if age > cfg.LastBlockMaxAge {
+	if age > maxAge {
 		res.Status = StatusError
 		res.Output = OutputNoRecentBlocks
-		res.Err = fmt.Errorf("last block is %v old, more than %v", shown, cfg.LastBlockMaxAge)
+		res.Err = fmt.Errorf("last block is %v old, more than %v", shown, maxAge)
 	}
 	return res
+}
+
+// checkLastBlock is /health's last_block: the last block is not older than
+// LastBlockMaxAge, or, when it is, no peer has moved on. Blocks come at
+// random (gaps are exponential, 120 s on average), so a stale tip is the
+// node's fault only when others have a higher one. A stale tip warns when
+// the node's height is at least the best height it knows of (its peers'
+// and its target height) and some peer has told its height; it fails when
+// a peer or the target height is ahead, when the node has no peer, and when
+// its peers cannot be seen (restricted RPC, get_connections failed or not
+// asked): then a slow network cannot be told from a node left behind.
+//
+// "At least" rather than "equal": a peer's height in get_connections is the
+// one it told at the last timed sync (every ~60 s), so a peer that has the
+// node's tip may show a block less; and peers that are all below the node
+// have not moved on past it either.
+func checkLastBlock(snap *snapshot.Snapshot, cfg Config, peers peerView) Result {
+	res := checkLastBlockAge(snap, cfg.LastBlockMaxAge, nil)
+	if res.Status != StatusError {
+		return res
+	}
+	height := snap.Info.Height
+	switch st := peers.stats; {
+	case peers.hidden:
+		res.Err = fmt.Errorf("%w; the node hides its peers (restricted RPC), so whether they moved on is unknown", res.Err)
+	case st == nil:
+		res.Err = fmt.Errorf("%w; whether its peers moved on is unknown: %w", res.Err, peers.err)
+	case st.MaxHeight == 0:
+		res.Err = fmt.Errorf("%w, and no peer has told its height (%d connections)", res.Err, st.Total)
+	case bestHeight(snap.Info, st) > height:
+		res.Err = fmt.Errorf("%w, and height %d is known, above the node's %d", res.Err, bestHeight(snap.Info, st), height)
+	default:
+		res.Status, res.Output = StatusWarn, OutputNetworkSlow
+		res.Err = fmt.Errorf("%w, but the node's height %d is at least its peers' best, %d", res.Err, height, st.MaxHeight)
+	}
+	return res
+}
+
+// bestHeight is the highest height the node knows of: its target height,
+// and its peers' heights when known (st may be nil).
+func bestHeight(info *monerod.Info, st *PeerStats) uint64 {
+	best := info.TargetHeight
+	if st != nil {
+		best = max(best, st.MaxHeight)
+	}
+	return best
 }
 
 // peerView is what a snapshot tells of the node's peers.
@@ -313,10 +369,7 @@ func checkSync(snap *snapshot.Snapshot, cfg Config, peers peerView) Result {
 	if info == nil {
 		return unknown(CheckSync, "sync status", infoErr(snap))
 	}
-	best := info.TargetHeight
-	if peers.stats != nil {
-		best = max(best, peers.stats.MaxHeight)
-	}
+	best := bestHeight(info, peers.stats)
 	var behind uint64
 	if best > info.Height {
 		behind = best - info.Height

@@ -27,6 +27,13 @@ type checkCase struct {
 
 func runCheckCases(t *testing.T, check string, cases []checkCase) {
 	t.Helper()
+	runResultCases(t, func(rep *Report) (Result, bool) { return rep.Result(check) }, cases)
+}
+
+// runResultCases is runCheckCases for the result that get picks from the
+// report.
+func runResultCases(t *testing.T, get func(*Report) (Result, bool), cases []checkCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
@@ -34,9 +41,9 @@ func runCheckCases(t *testing.T, check string, cases []checkCase) {
 				tc.cfg(&cfg)
 			}
 			rep := Evaluate(tc.snap, cfg)
-			res, ok := rep.Result(check)
+			res, ok := get(&rep)
 			if !ok {
-				t.Fatalf("no %s result in %+v", check, rep.Results)
+				t.Fatalf("no result in %+v", rep.Results)
 			}
 			if res.Status != tc.status {
 				t.Errorf("status = %v, want %v (output %q, err %v)", res.Status, tc.status, res.Output, res.Err)
@@ -96,20 +103,129 @@ func TestCheckMonerod(t *testing.T) {
 	})
 }
 
+// TestCheckLastBlock is /health's rule: a tip older than LastBlockMaxAge
+// (30 minutes by default) fails when others have moved on, and warns when
+// the node is at the best height its peers report.
 func TestCheckLastBlock(t *testing.T) {
 	at := func(age time.Duration) func(*snapshot.Snapshot) {
 		return func(s *snapshot.Snapshot) { s.LastBlock.Timestamp = testTime().Add(-age).Unix() }
 	}
+	peers := func(conns ...monerod.Connection) func(*snapshot.Snapshot) {
+		return func(s *snapshot.Snapshot) { s.Connections = conns }
+	}
 	runCheckCases(t, CheckLastBlock, []checkCase{
+		{name: "recent", snap: snap(), status: StatusOK, value: int64(503), unit: "s"},
+		// The old service's 12 minutes pass 1.8 times a day on a healthy
+		// node: not a failure here.
+		{name: "past the old 12 minutes", snap: snap(at(12*time.Minute+time.Second), peerAhead), status: StatusOK, value: int64(721)},
+		{name: "exactly max age", snap: snap(at(30*time.Minute), peerAhead), status: StatusOK, value: int64(1800)},
+		{name: "fresh with a peer ahead (sync's business)", snap: snap(peerAhead), status: StatusOK},
+		{name: "in the future", snap: snap(at(-5 * time.Minute)), status: StatusOK, value: int64(0)},
+
+		// Stale, and the node is at the best height it knows: the network
+		// is slow, not the node.
+		{name: "stale, at peers' best", snap: snap(stale), status: StatusWarn, output: OutputNetworkSlow, value: int64(2825), wantErr: true},
+		{
+			name: "one second past max age, at peers' best", snap: snap(at(30*time.Minute + time.Second)),
+			status: StatusWarn, output: OutputNetworkSlow, value: int64(1801), wantErr: true,
+		},
+		{
+			name: "stale, one peer at our height", snap: snap(stale, peers(monerod.Connection{State: "normal", Height: testHeight})),
+			status: StatusWarn, output: OutputNetworkSlow, wantErr: true,
+		},
+		// A peer's height is the one it told at the last timed sync; peers
+		// all below the node have not moved on past it either.
+		{
+			name: "stale, peers below", snap: snap(stale, peers(monerod.Connection{State: "normal", Height: testHeight - 1})),
+			status: StatusWarn, output: OutputNetworkSlow, wantErr: true,
+		},
+		{
+			name:   "stale, a peer not yet in state normal, at our height",
+			snap:   snap(stale, peers(monerod.Connection{State: "synchronizing", Height: testHeight})),
+			status: StatusWarn, output: OutputNetworkSlow, wantErr: true,
+		},
+		{
+			name: "custom max age, at peers' best", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { c.LastBlockMaxAge = 60 * time.Second },
+			status: StatusWarn, output: OutputNetworkSlow, wantErr: true,
+		},
+		// OFFSET is /api/v1's: /health compares whatever it says.
+		{
+			name: "OFFSET not an integer", snap: snap(), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("abc", "") }, status: StatusOK,
+		},
+		{
+			name: "OFFSET shorter than the tip's age", snap: snap(), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("1", "minutes") }, status: StatusOK,
+		},
+
+		// Stale, and others have moved on, or whether they have cannot
+		// be told: the node's fault, as far as a probe can know.
+		{name: "stale, a peer one block ahead", snap: snap(stale, peerAhead), status: StatusError, output: OutputNoRecentBlocks, value: int64(2825), wantErr: true},
+		{
+			name: "one second past max age, a peer ahead", snap: snap(at(30*time.Minute+time.Second), peerAhead),
+			status: StatusError, output: OutputNoRecentBlocks, value: int64(1801), wantErr: true,
+		},
+		{
+			name: "stale, target height ahead", snap: snap(stale, func(s *snapshot.Snapshot) { s.Info.TargetHeight = testHeight + 1 }),
+			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
+		},
+		{name: "stale, no peers", snap: snap(stale, noPeers), status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
+		{
+			name: "stale, no peer has told its height", snap: snap(stale, peers(monerod.Connection{State: "before_handshake"})),
+			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
+		},
+		// A restricted node hides its peers: a slow network cannot be told
+		// from a node cut off from it, which also sees no higher block.
+		{name: "stale, restricted node", snap: snap(stale, restricted), status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
+		{name: "stale, get_connections refused", snap: snap(stale, func(s *snapshot.Snapshot) {
+			s.Connections = nil
+			s.ConnectionsErr = fmt.Errorf("get_connections: %w: JSON-RPC error -32601: Method not found", monerod.ErrMethodNotAvailable)
+		}), status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
+		{name: "stale, get_connections timed out", snap: snap(stale, func(s *snapshot.Snapshot) {
+			s.Connections, s.ConnectionsErr = nil, fmt.Errorf("get_connections: %w", monerod.ErrTimeout)
+		}), status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
+		{name: "stale, connections not fetched", snap: snap(stale, func(s *snapshot.Snapshot) {
+			s.Connections = nil
+			s.Collectors = map[string]snapshot.CollectorStatus{}
+		}), status: StatusError, output: OutputNoRecentBlocks, wantErr: true},
+		{
+			name: "genesis of a fresh chain, a peer ahead", snap: snap(peerAhead, func(s *snapshot.Snapshot) { s.LastBlock.Timestamp = 0 }),
+			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
+		},
+
+		{name: "unreachable", snap: snap(unreachable), status: StatusUnknown, output: "Cannot determine last block's age: ...", wantErr: true},
+		{name: "call failed", snap: snap(func(s *snapshot.Snapshot) {
+			s.LastBlock, s.LastBlockErr = nil, fmt.Errorf("get_last_block_header: %w", monerod.ErrTimeout)
+		}), status: StatusUnknown, output: "Cannot determine last block's age: get_last_block_header: timed out waiting for monerod", wantErr: true},
+	})
+}
+
+// TestCheckLastBlockV1 is /api/v1's last_block, the old service's rule: the
+// age against OFFSET/OFFSET_UNIT (12 minutes by default) alone, whatever the
+// peers say.
+func TestCheckLastBlockV1(t *testing.T) {
+	at := func(age time.Duration) func(*snapshot.Snapshot) {
+		return func(s *snapshot.Snapshot) { s.LastBlock.Timestamp = testTime().Add(-age).Unix() }
+	}
+	v1 := func(rep *Report) (Result, bool) { return rep.V1LastBlock, rep.V1LastBlock.Check == CheckLastBlock }
+	runResultCases(t, v1, []checkCase{
 		{name: "recent", snap: snap(), status: StatusOK, value: int64(503), unit: "s"},
 		{name: "exactly max age", snap: snap(at(12 * time.Minute)), status: StatusOK, value: int64(720)},
 		{
 			name: "one second past max age", snap: snap(at(12*time.Minute + time.Second)), status: StatusError,
 			output: OutputNoRecentBlocks, value: int64(721), wantErr: true,
 		},
-		{name: "stale", snap: snap(stale), status: StatusError, output: OutputNoRecentBlocks, value: int64(2825), wantErr: true},
+		// At the peers' best height: /health warns, the old API knew no
+		// such thing.
+		{name: "stale, at peers' best", snap: snap(stale), status: StatusError, output: OutputNoRecentBlocks, value: int64(2825), wantErr: true},
 		{
-			name: "custom max age", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { c.LastBlockMaxAge = 60 * time.Second },
+			name: "custom max age", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { c.V1LastBlockMaxAge = 60 * time.Second },
+			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
+		},
+		{
+			name: "--health.last-block-max-age does not count", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { c.LastBlockMaxAge = 60 * time.Second },
+			status: StatusOK,
+		},
+		{
+			name: "OFFSET in seconds", snap: snap(at(90 * time.Second)), cfg: func(c *Config) { _, _ = c.SetOffsetFromEnv("60", "seconds") },
 			status: StatusError, output: OutputNoRecentBlocks, wantErr: true,
 		},
 		{
@@ -328,14 +444,19 @@ func TestOverall(t *testing.T) {
 	}
 	for _, ps := range Statuses() {
 		for _, ls := range Statuses() {
-			if ls == StatusWarn {
-				continue // last_block never warns
+			if ls == StatusWarn && ps != StatusOK {
+				continue // a stale tip warns only beside visible peers
 			}
 			t.Run(ps.String()+"+"+ls.String(), func(t *testing.T) {
 				s := peersStatus(ps)
 				switch ls {
+				case StatusWarn:
+					stale(s)
 				case StatusError:
 					stale(s)
+					if ps == StatusOK {
+						peerAhead(s) // else no peer can be seen: stale fails
+					}
 				case StatusUnknown:
 					s.LastBlock, s.LastBlockErr = nil, monerod.ErrTimeout
 				}

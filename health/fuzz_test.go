@@ -35,7 +35,8 @@ var fuzzStates = []struct {
 	fails bool
 }{
 	{snap(), false},
-	{snap(stale), true},
+	{snap(stale), false}, // at its peers' best height: warn
+	{snap(stale, peerAhead), true},
 	{snap(unreachable), true},
 	{snap(restricted), false},
 	{nil, true}, // a Getter with nothing to hand out

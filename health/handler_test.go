@@ -76,7 +76,9 @@ func goldenStates() []goldenState {
 	}
 	return []goldenState{
 		{"healthy", snap(p2pOK), nil, http.StatusOK},
-		{"stale", snap(stale, p2pOK), nil, http.StatusServiceUnavailable},
+		// A stale tip at the peers' best height: the network is slow.
+		{"stale", snap(stale, p2pOK), nil, http.StatusOK},
+		{"stale_peer_ahead", snap(stale, peerAhead, p2pOK), nil, http.StatusServiceUnavailable},
 		{"tip_in_future", snap(p2pOK, func(s *snapshot.Snapshot) { s.LastBlock.Timestamp = testTime().Add(30 * time.Second).Unix() }), nil, http.StatusOK},
 		{"unreachable", snap(unreachable, refused), nil, http.StatusServiceUnavailable},
 		{"timeout", snap(timedOutRPC, p2pOK), nil, http.StatusServiceUnavailable},
@@ -87,12 +89,13 @@ func goldenStates() []goldenState {
 		{"p2p_refused", snap(refused), nil, http.StatusOK},
 		{"p2p_refused_considered", snap(refused), consider, http.StatusServiceUnavailable},
 		{"p2p_timeout_considered", snap(timedOut), consider, http.StatusServiceUnavailable},
-		{"offset_from_env", snap(stale, p2pOK), env("2820", "seconds"), http.StatusServiceUnavailable},
+		{"offset_from_env", snap(stale, p2pOK), env("2820", "seconds"), http.StatusOK},
 		{"offset_days", snap(stale, p2pOK), env("2", "days"), http.StatusOK},
 		{"offset_days_unreachable", snap(unreachable, refused), env("2", "days"), http.StatusServiceUnavailable},
 		{"bad_offset_unit", snap(p2pOK), env("10", "Hours"), http.StatusOK},
 		{"bad_offset_unit_unreachable", snap(unreachable, refused), env("10", "Hours"), http.StatusServiceUnavailable},
-		{"bad_offset", snap(p2pOK), env("abc", ""), http.StatusServiceUnavailable},
+		// OFFSET is /api/v1's alone: /health compares as always.
+		{"bad_offset", snap(p2pOK), env("abc", ""), http.StatusOK},
 	}
 }
 
@@ -426,7 +429,8 @@ func decode(t *testing.T, rec *httptest.ResponseRecorder, v any) {
 
 func TestProbe(t *testing.T) {
 	healthy := NewHandler(fixedGetter{snap()}, testConfig(), time.Second, nil)
-	failing := NewHandler(fixedGetter{snap(stale)}, testConfig(), time.Second, nil)
+	failing := NewHandler(fixedGetter{snap(stale, peerAhead)}, testConfig(), time.Second, nil)
+	slowNetwork := NewHandler(fixedGetter{snap(stale)}, testConfig(), time.Second, nil)
 	for _, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -437,6 +441,7 @@ func TestProbe(t *testing.T) {
 	}{
 		{"healthy", healthy, "GET", "/health", 200, "pass"},
 		{"failing", failing, "GET", "/health", 503, "fail"},
+		{"stale at peers' best", slowNetwork, "GET", "/health", 200, "warn"},
 		{"strict on healthy", healthy, "GET", "/health?strict_status_code=1", 200, "pass"},
 		{"strict on failing", failing, "GET", "/health?strict_status_code=1", 200, "fail"},
 		{"strict 0", failing, "GET", "/health?strict_status_code=0", 400, ""},
@@ -609,7 +614,7 @@ func TestNoHTMLEscaping(t *testing.T) {
 }
 
 func TestRootNegotiation(t *testing.T) {
-	h := NewHandler(fixedGetter{snap(stale, withP2P(nil))}, goldenConfig(), time.Second, nil, testLinks...)
+	h := NewHandler(fixedGetter{snap(stale, peerAhead, withP2P(nil))}, goldenConfig(), time.Second, nil, testLinks...)
 	for _, tc := range []struct {
 		name, accept string
 		html         bool

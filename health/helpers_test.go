@@ -66,6 +66,12 @@ func stale(s *snapshot.Snapshot) {
 	s.LastBlock.Timestamp = testTime().Add(-47*time.Minute - 5*time.Second).Unix()
 }
 
+// peerAhead adds a peer one block ahead of the node: not far enough to
+// fail the sync check, enough to make a stale tip the node's fault.
+func peerAhead(s *snapshot.Snapshot) {
+	s.Connections = append(s.Connections, monerod.Connection{State: "normal", Height: testHeight + 1})
+}
+
 func restricted(s *snapshot.Snapshot) {
 	s.Info.Restricted = true
 	s.Info.Version = nil

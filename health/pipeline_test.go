@@ -33,7 +33,7 @@ func healthSource(t *testing.T, rawURL, p2p string) *snapshot.Source {
 
 func fixtureConfig(addr string) Config {
 	cfg := DefaultConfig()
-	cfg.LastBlockMaxAge = recordedMaxAge
+	cfg.LastBlockMaxAge, cfg.V1LastBlockMaxAge = recordedMaxAge, recordedMaxAge
 	cfg.DaemonAddress = addr
 	cfg.ExporterVersion = "test"
 	return cfg

@@ -16,8 +16,10 @@ const (
 	StatusUnknown Status = iota
 	// StatusOK means the check passed.
 	StatusOK
-	// StatusWarn means the check could not see everything it wanted and
-	// says so (the peers of a restricted node), without failing.
+	// StatusWarn means the check found something short of a failure and
+	// says so, with a 200 on /health: it could not see everything it
+	// wanted (the peers of a restricted node), or the fault is not the
+	// node's (a stale tip at its peers' best height).
 	StatusWarn
 	// StatusError means the check was evaluated and failed.
 	StatusError

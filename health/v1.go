@@ -113,8 +113,7 @@ func v1MonerodStatus(rep *Report, cfg Config) Status {
 // chain check, which the old service did not have, when the operator lists
 // it among the checks.
 func v1Combine(rep *Report, cfg Config) Status {
-	lb, _ := rep.Result(CheckLastBlock)
-	st := Worst(v1MonerodStatus(rep, cfg), lb.Status)
+	st := Worst(v1MonerodStatus(rep, cfg), rep.V1LastBlock.Status)
 	if chain, ok := rep.Result(CheckChain); ok && chain.Enabled {
 		st = Worst(st, chain.Status)
 	}
@@ -198,7 +197,7 @@ func v1Offset(cfg Config, compared bool) (offset any, unit string) {
 
 // v1LastBlockBody builds /api/v1/last_block.
 func v1LastBlockBody(snap *snapshot.Snapshot, rep *Report, cfg Config) v1LastBlock {
-	res, _ := rep.Result(CheckLastBlock)
+	res := rep.V1LastBlock
 	compared := res.Status == StatusOK || res.Status == StatusError
 	offset, unit := v1Offset(cfg, compared)
 	body := v1LastBlock{

@@ -101,8 +101,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Default("32MiB").Envar("MONEROD_MAX_RESPONSE_SIZE").Bytes()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 				Default("/metrics").Envar("WEB_TELEMETRY_PATH").String()
-		compression = app.Flag("web.compression", "Compress /metrics (gzip or zstd, as the scraper asks) with promhttp's negotiation; --no-web.compression sends it plain.").
-				Default("true").Envar("WEB_COMPRESSION").Bool()
+		compression = app.Flag("web.compression", "Compress /metrics for scrapers that accept it (gzip or zstd, as promhttp negotiates). Off by default: a scrape is about 30 KB, and compressing it costs the node's machine more CPU than the bytes it saves on a LAN.").
+				Default("false").Envar("WEB_COMPRESSION").Bool()
 		maxRequests = app.Flag("web.max-requests", "Most requests served at once by /metrics, and separately by the health endpoints; more wait for a place within their deadline, then get 503. 0: no limit.").
 				Default("40").Envar("WEB_MAX_REQUESTS").Int()
 		memLimit = app.Flag("runtime.memory-limit", "Soft memory limit of the Go runtime (as GOMEMLIMIT, which wins when set): past it the garbage collector works harder rather than letting the heap double, which keeps the exporter small when abused by many connections. 0: none.").
@@ -116,11 +116,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		probeIdle = app.Flag("probe.target-idle-timeout", "A target of /probe not probed for this long is dropped, and its connections closed. Longer than the scrape interval.").
 				Default("10m").Envar("PROBE_TARGET_IDLE_TIMEOUT").Duration()
 	)
-	var maxAgeSet bool
 	var (
 		maxAge = app.Flag("health.last-block-max-age",
-			"The last_block check fails when the last block is older. Without this flag, the older service's OFFSET and OFFSET_UNIT variables are honoured (default 12 minutes).").
-			Default(health.DefaultLastBlockMaxAge.String()).IsSetByUser(&maxAgeSet).Duration()
+			"/health's last_block check: an older last block fails, or warns when no peer has a higher one (the network is slow, not the node). 30m: a false alarm about once in 12 years on a healthy node (720 x e^-15 a day; 12m: 1.8 a day). /api/v1 keeps the older service's 12 minutes, or its OFFSET and OFFSET_UNIT.").
+			Default(health.DefaultLastBlockMaxAge.String()).Duration()
 		minPeers = app.Flag("health.min-peers", "The peers check wants at least this many synced peers.").
 				Default(strconv.Itoa(health.DefaultMinPeers)).Envar("HEALTH_MIN_PEERS").Int()
 		maxBehind = app.Flag("health.max-blocks-behind", "A peer this many blocks or fewer from our height counts as synced; the sync check fails past it.").
@@ -195,7 +194,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	for _, r := range cfg.references {
 		chain.References = append(chain.References, r.name)
 	}
-	if cfg.health, warnings, err = healthConfig(*maxAge, maxAgeSet, *minPeers, *maxBehind, *p2pAddr, defaultP2P, *checks, chain); err != nil {
+	if cfg.health, warnings, err = healthConfig(*maxAge, *minPeers, *maxBehind, *p2pAddr, defaultP2P, *checks, chain); err != nil {
 		return nil, err
 	}
 	cfg.warnings = append(cfg.warnings, warnings...)
@@ -232,20 +231,21 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	return cfg, nil
 }
 
-// healthConfig builds the checks' thresholds. The last block's max age comes
-// from the flag when given, else from the older service's OFFSET/OFFSET_UNIT
-// pair when either is set, else the default. The P2P port dialled is p2pAddr
+// healthConfig builds the checks' thresholds. The last block's max age of
+// /health is the flag's; that of /api/v1 comes from the older service's
+// OFFSET/OFFSET_UNIT pair when either is set, else its 12 minutes: each API's
+// clients keep what they were built for. The P2P port dialled is p2pAddr
 // when set (which counts the p2p check, as before), else defaultP2P;
 // CONSIDER_P2P_STATUS, when set, says whether it counts. The chain check's
 // references and threshold come from chain. It returns the warnings of
 // values not used as given.
-func healthConfig(maxAge time.Duration, maxAgeSet bool, minPeers int, maxBehind uint64, p2pAddr, defaultP2P, checks string, chain health.Config) (health.Config, []string, error) {
+func healthConfig(maxAge time.Duration, minPeers int, maxBehind uint64, p2pAddr, defaultP2P, checks string, chain health.Config) (health.Config, []string, error) {
 	cfg := health.DefaultConfig()
 	cfg.LastBlockMaxAge, cfg.MinPeers, cfg.MaxBlocksBehind, cfg.P2PAddress = maxAge, minPeers, maxBehind, defaultP2P
 	cfg.References, cfg.MaxBlocksBehindReference = chain.References, chain.MaxBlocksBehindReference
 	var warnings []string
 	offset, unit := os.Getenv("OFFSET"), os.Getenv("OFFSET_UNIT")
-	if !maxAgeSet && (offset != "" || unit != "") {
+	if offset != "" || unit != "" {
 		w, err := cfg.SetOffsetFromEnv(offset, unit)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("OFFSET/OFFSET_UNIT: %w", err)

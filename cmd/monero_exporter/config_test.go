@@ -66,31 +66,37 @@ func TestParseConfig(t *testing.T) {
 		{name: "tls on http", args: []string{"--monerod.tls-insecure-skip-verify"}, wantErr: "https"},
 		{name: "bad telemetry path", args: []string{"--web.telemetry-path=metrics"}, wantErr: "start with '/'"},
 		{name: "health defaults", check: func(t *testing.T, c *config) {
-			if c.health.LastBlockMaxAge != 12*time.Minute || c.health.MinPeers != 1 || c.health.MaxBlocksBehind != 10 ||
+			if c.health.LastBlockMaxAge != 30*time.Minute || c.health.V1LastBlockMaxAge != 12*time.Minute || c.health.MinPeers != 1 || c.health.MaxBlocksBehind != 10 ||
 				c.health.DaemonAddress != "127.0.0.1:18081" || c.health.Checks != nil || c.health.OffsetEnv != nil ||
 				c.health.P2PAddress != "127.0.0.1:18080" || c.health.ConsiderP2P || len(c.warnings) != 0 {
 				t.Fatalf("%+v", c.health)
 			}
 		}},
+		// OFFSET and OFFSET_UNIT are /api/v1's; /health keeps its own.
 		{name: "old OFFSET pair", env: map[string]string{"OFFSET": "3", "OFFSET_UNIT": "hours"}, check: func(t *testing.T, c *config) {
-			if c.health.LastBlockMaxAge != 3*time.Hour || c.health.OffsetUnit != "hours" {
+			if c.health.V1LastBlockMaxAge != 3*time.Hour || c.health.OffsetUnit != "hours" || c.health.LastBlockMaxAge != 30*time.Minute {
 				t.Fatalf("%+v", c.health)
 			}
 		}},
-		{name: "OFFSET alone keeps minutes", env: map[string]string{"OFFSET": "30"}, check: func(t *testing.T, c *config) {
-			if c.health.LastBlockMaxAge != 30*time.Minute || c.health.OffsetUnit != "minutes" {
+		{name: "OFFSET alone keeps minutes", env: map[string]string{"OFFSET": "20"}, check: func(t *testing.T, c *config) {
+			if c.health.V1LastBlockMaxAge != 20*time.Minute || c.health.OffsetUnit != "minutes" || c.health.LastBlockMaxAge != 30*time.Minute {
 				t.Fatalf("%+v", c.health)
 			}
 		}},
-		{name: "flag wins over OFFSET", args: []string{"--health.last-block-max-age=90s"}, env: map[string]string{"OFFSET": "3", "OFFSET_UNIT": "hours"}, check: func(t *testing.T, c *config) {
-			if c.health.LastBlockMaxAge != 90*time.Second || c.health.OffsetUnit != "" {
+		{name: "flag for /health, OFFSET for /api/v1", args: []string{"--health.last-block-max-age=90s"}, env: map[string]string{"OFFSET": "3", "OFFSET_UNIT": "hours"}, check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != 90*time.Second || c.health.V1LastBlockMaxAge != 3*time.Hour || c.health.OffsetUnit != "hours" {
+				t.Fatalf("%+v", c.health)
+			}
+		}},
+		{name: "flag alone leaves /api/v1 its 12 minutes", args: []string{"--health.last-block-max-age=1h"}, check: func(t *testing.T, c *config) {
+			if c.health.LastBlockMaxAge != time.Hour || c.health.V1LastBlockMaxAge != 12*time.Minute || c.health.OffsetEnv != nil {
 				t.Fatalf("%+v", c.health)
 			}
 		}},
 		// What monero_health_check started with, this starts with too, and
 		// says once what it does instead.
 		{name: "bad OFFSET_UNIT", env: map[string]string{"OFFSET": "10", "OFFSET_UNIT": "fortnights"}, check: func(t *testing.T, c *config) {
-			if c.health.LastBlockMaxAge != 12*time.Minute || len(c.warnings) != 1 ||
+			if c.health.V1LastBlockMaxAge != 12*time.Minute || len(c.warnings) != 1 ||
 				!strings.HasPrefix(c.warnings[0], `OFFSET_UNIT "fortnights" is not one of`) || !strings.Contains(c.warnings[0], "using 12 minutes") {
 				t.Fatalf("%+v, warnings %q", c.health, c.warnings)
 			}

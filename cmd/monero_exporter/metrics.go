@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/sync/singleflight"
 
 	// Offer zstd beside gzip, as Prometheus asks for it since 3.x.
 	_ "github.com/prometheus/client_golang/prometheus/promhttp/zstd"
@@ -30,7 +32,7 @@ type metricsHandler struct {
 
 func newMetricsHandler(coll *collector.Collector, own prometheus.Gatherer, cfg *config, logger *slog.Logger) *metricsHandler {
 	return &metricsHandler{
-		coll: coll, own: own, timeout: cfg.timeout, offset: cfg.timeoutOffset, logger: logger,
+		coll: coll, own: &coalescedGatherer{g: own}, timeout: cfg.timeout, offset: cfg.timeoutOffset, logger: logger,
 		opts: promHandlerOpts(cfg, logger),
 	}
 }
@@ -47,6 +49,23 @@ func promHandlerOpts(cfg *config, logger *slog.Logger) promhttp.HandlerOpts {
 		DisableCompression: !cfg.compression,
 		EnableOpenMetrics:  true,
 	}
+}
+
+// coalescedGatherer shares one Gather of g among the requests that ask
+// while it is under way, as the snapshot of monerod is shared below: under
+// load, gathering the Go runtime's and the process's metrics (the process
+// collector reads several /proc files) is a large part of what a request
+// costs. Its users only read the families (promhttp merges and encodes
+// them).
+type coalescedGatherer struct {
+	g     prometheus.Gatherer
+	group singleflight.Group
+}
+
+func (c *coalescedGatherer) Gather() ([]*dto.MetricFamily, error) {
+	v, err, _ := c.group.Do("gather", func() (any, error) { return c.g.Gather() })
+	mfs, _ := v.([]*dto.MetricFamily)
+	return mfs, err
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/monero-ops/monero_exporter/internal/fixtures"
 	"github.com/monero-ops/monero_exporter/internal/testenv"
+	"github.com/monero-ops/monero_exporter/monerod"
 )
 
 func fixtureExporter(t *testing.T, overrides map[string]http.HandlerFunc, args ...string) (*fixtures.Server, string) {
@@ -38,9 +40,9 @@ func get(t *testing.T, url string, header map[string]string) (*http.Response, []
 }
 
 // promhttp negotiates the compression: gzip or zstd as the scraper prefers,
-// none when it accepts neither or --no-web.compression is given.
+// none when it accepts neither or --web.compression is not given.
 func TestMetricsCompressionNegotiated(t *testing.T) {
-	_, url := fixtureExporter(t, nil)
+	_, url := fixtureExporter(t, nil, "--web.compression")
 	decode := map[string]func([]byte) ([]byte, error){
 		"gzip": func(b []byte) ([]byte, error) {
 			zr, err := gzip.NewReader(bytes.NewReader(b))
@@ -80,11 +82,11 @@ func TestMetricsCompressionNegotiated(t *testing.T) {
 		}
 	}
 
-	_, plain := fixtureExporter(t, nil, "--no-web.compression")
+	_, plain := fixtureExporter(t, nil)
 	for _, ae := range []string{"gzip", "zstd"} {
 		resp, body := get(t, plain+"/metrics", map[string]string{"Accept-Encoding": ae})
 		if resp.Header.Get("Content-Encoding") != "" || !bytes.Contains(body, []byte("monero_up 1")) {
-			t.Errorf("--no-web.compression, Accept-Encoding %s: compressed (%q)", ae, resp.Header.Get("Content-Encoding"))
+			t.Errorf("without --web.compression, Accept-Encoding %s: compressed (%q)", ae, resp.Header.Get("Content-Encoding"))
 		}
 	}
 }
@@ -202,5 +204,57 @@ func TestUnknownPathsAre404(t *testing.T) {
 	}
 	if resp, body := get(t, url+"/", map[string]string{"Accept": "text/html"}); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`href="/metrics"`)) {
 		t.Errorf("/ for a browser: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A stale tip at the peers' best height is a warning on /health and in
+// monero_health_status alike (HTTP 200, status="warn"); with a peer ahead,
+// an error in both (503). The recorded busy node is at height 92, and its
+// one peer told height 1 at its last timed sync.
+func TestStaleTipHealthAgreesWithMetrics(t *testing.T) {
+	var conns map[string]any
+	if err := json.Unmarshal(fixtures.Load(t, fixtures.Busy, monerod.MethodGetConnections), &conns); err != nil {
+		t.Fatal(err)
+	}
+	result, _ := conns["result"].(map[string]any)
+	list, _ := result["connections"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("fixture busy has %d peers, want 1", len(list))
+	}
+	list[0].(map[string]any)["height"] = 93
+	peerAhead, err := json.Marshal(conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]http.HandlerFunc
+		code      int
+		probe     string // /health's status
+		metric    string // monero_health_status's
+	}{
+		{"at the peers' best height", nil, http.StatusOK, "warn", "warn"},
+		{"a peer ahead", map[string]http.HandlerFunc{monerod.MethodGetConnections: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(peerAhead)
+		}}, http.StatusServiceUnavailable, "fail", "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The recorded tip is older than a second, whenever this runs.
+			_, url := fixtureExporter(t, tc.overrides, "--health.checks=last_block", "--health.last-block-max-age=1s")
+			resp, body := get(t, url+"/health", nil)
+			var probe struct {
+				Status string `json:"status"`
+			}
+			if err := json.Unmarshal(body, &probe); err != nil || resp.StatusCode != tc.code || probe.Status != tc.probe {
+				t.Errorf("/health: %d %s, want %d %s", resp.StatusCode, body, tc.code, tc.probe)
+			}
+			_, mfs := scrape(t, url, nil)
+			for _, check := range []string{"last_block", "overall"} {
+				if got := testenv.MustValue(t, mfs, "monero_health_status", "check", check, "status", tc.metric); got != 1 {
+					t.Errorf("monero_health_status{check=%q,status=%q} = %g, want 1", check, tc.metric, got)
+				}
+			}
+		})
 	}
 }

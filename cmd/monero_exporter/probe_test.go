@@ -142,7 +142,7 @@ func families(t *testing.T, body string) map[string]*dto.MetricFamily {
 
 // Without --config.file nothing may make the exporter connect elsewhere:
 // /probe, /-/reload and the target parameters of the health endpoints are
-// 404s, and the landing page does not offer /probe.
+// 404s, and the page / shows a browser does not offer /probe.
 func TestProbeWithoutConfigFile(t *testing.T) {
 	node := newCountingNode(t, fixtures.Busy, nil)
 	other := newCountingNode(t, fixtures.Busy, nil)
@@ -168,8 +168,8 @@ func TestProbeWithoutConfigFile(t *testing.T) {
 	if code, body, _ := do(t, http.MethodGet, u+"/api/v1/monerod", nil); code != http.StatusOK || !strings.Contains(body, `"version":`) {
 		t.Errorf("/api/v1/monerod: %d %s", code, body)
 	}
-	if _, page, _ := do(t, http.MethodGet, u+"/", nil); strings.Contains(page, "/probe") {
-		t.Error("the landing page links /probe without --config.file")
+	if _, page, _ := do(t, http.MethodGet, u+"/", map[string]string{"Accept": "text/html"}); !strings.Contains(page, `href="/metrics"`) || strings.Contains(page, "/probe") {
+		t.Errorf("the page / shows a browser without --config.file: it must link /metrics and not /probe:\n%s", page)
 	}
 }
 
@@ -303,8 +303,8 @@ func TestProbeScrapesTheTarget(t *testing.T) {
 	if !strings.Contains(own, "monero_up 0") {
 		t.Error("/metrics does not show its own node (down) any more")
 	}
-	if _, page, _ := do(t, http.MethodGet, e.url+"/", nil); !strings.Contains(page, `href="/probe"`) {
-		t.Error("the landing page does not link /probe")
+	if _, page, _ := do(t, http.MethodGet, e.url+"/", map[string]string{"Accept": "text/html"}); !strings.Contains(page, `href="/probe"`) {
+		t.Error("the page / shows a browser does not link /probe")
 	}
 }
 
@@ -396,7 +396,7 @@ func TestHealthForATarget(t *testing.T) {
 		t.Errorf("/api/v1/monerod for the target: %s", body)
 	}
 	_, body, _ = do(t, http.MethodGet, e.url+"/api/v1/monerod", nil)
-	if !strings.Contains(body, `"version":"---"`) {
+	if !strings.Contains(body, `"version":-1`) {
 		t.Errorf("/api/v1/monerod for the exporter's own node, which is down: %s", body)
 	}
 	// The health answer and a probe of the same target share its node.

@@ -9,14 +9,13 @@
 //	go run ./alerts/gen -config alerts/config.yml -overlay demo.yml \
 //	    -max-for 30s -without MoneroTooFewPeers -out demo-alerts.yml
 //
-//   - -overlay FILE: YAML in config.yml's format whose keys replace the
-//     config's (maps are merged key by key): `lastBlockTooOld: {maxAge: 1m}`
-//     changes that threshold and keeps the rest.
-//   - -max-for D: every alert's `for:` of more than D becomes D (applied to
-//     the config before the overlay, so the descriptions that quote the
-//     duration say D too). Alerts added to config.yml later are shortened
-//     alike.
-//   - -without NAMES: leaves the named alerts (comma-separated) out.
+// The overlay is YAML in config.yml's format whose keys replace the
+// config's, maps merged key by key: `lastBlockTooOld: {maxAge: 1m}` changes
+// that threshold and keeps the rest. -max-for D makes every alert's `for:`
+// of more than D into D; it applies to the config before the overlay, so
+// that the descriptions quoting the duration say D too, and alerts added to
+// config.yml later are shortened alike. -without leaves the named alerts
+// (comma-separated) out.
 package main
 
 import (

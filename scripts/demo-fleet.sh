@@ -15,6 +15,9 @@
 # started. With DEMO_RUN_SECONDS=N it stops by itself N seconds after
 # printing the URLs.
 set -euo pipefail
+# The whole script is one command, read before it runs: editing or checking
+# out another version of this file while a demo runs cannot derail it.
+{
 cd "$(dirname "$0")/.."
 
 PORT_BASE="${DEMO_PORT_BASE:-38100}" # node i: P2P on PORT_BASE+10i, RPC on PORT_BASE+10i+1
@@ -74,8 +77,14 @@ if [ -e "$DIR" ] && [ ! -e "$DIR/.demo-fleet" ] && [ -n "$(ls -A "$DIR")" ]; the
 fi
 rm -rf "$DIR" && mkdir -p "$DIR" && touch "$DIR/.demo-fleet"
 
+# The servers run in sessions of their own (setsid, which keeps the PID):
+# Ctrl-C in a terminal reaches this script alone, which stops them in order,
+# instead of racing them to exit.
+#
 # Everything started goes into pids (and its name into names): the cleanup
-# stops each of them, by PID, and waits for it.
+# stops each of them that still runs, by PID, and waits for it. Only this
+# shell's running jobs are signalled, so that a PID reused after one of ours
+# exited is left alone.
 pids=()
 names=()
 started() { pids+=("$1"); names+=("$2"); }
@@ -83,18 +92,22 @@ name_of() {
   for i in "${!pids[@]}"; do [ "${pids[$i]}" = "$1" ] && echo "${names[$i]}"; done
 }
 cleanup() {
-  local status=${1:-$?}
+  local status=${1:-$?} p running
   trap - EXIT INT TERM
-  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
+  running=" $(jobs -rp | tr '\n' ' ') "
+  for p in "${pids[@]}"; do
+    [[ $running == *" $p "* ]] || continue
+    kill -CONT "$p" 2>/dev/null || true
+    kill -TERM "$p" 2>/dev/null || true
+  done
   # monerod takes 1-3 s to stop; whatever ignores SIGTERM for 20 s is killed.
   for _ in $(seq 200); do
-    alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
+    [ -z "$(jobs -rp)" ] && break
     sleep 0.1
   done
-  for p in "${pids[@]}"; do
-    kill -0 "$p" 2>/dev/null && { echo "$(name_of "$p") ignored SIGTERM: killing it" >&2; kill -KILL "$p" 2>/dev/null || true; }
+  for p in $(jobs -rp); do
+    echo "$(name_of "$p") ignored SIGTERM for 20s: killing it" >&2
+    kill -KILL "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   echo "demo-fleet stopped: nothing it started is running (logs and data in $DIR)"
@@ -105,7 +118,8 @@ trap 'cleanup 130' INT
 trap 'cleanup 143' TERM
 
 # Background loops sleep in a child they kill when stopped, so that no sleep
-# outlives them: nap N, in a subshell that ran `trap 'kill $! ...' TERM`.
+# outlives them: nap N, in a subshell that ran
+# `trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM`.
 nap() { sleep "$1" & wait $!; }
 
 rpc() { # rpc NODE METHOD PARAMS
@@ -149,7 +163,7 @@ for i in $(seq 0 $((NODES - 1))); do
   else
     peers=(--add-exclusive-node "127.0.0.1:$(p2p_port 0)" --out-peers 0)
   fi
-  monerod --regtest --fixed-difficulty 1 --non-interactive --no-igd --no-zmq \
+  setsid monerod --regtest --fixed-difficulty 1 --non-interactive --no-igd --no-zmq \
     --disable-dns-checkpoints --check-updates disabled --rpc-ssl disabled --allow-local-ip \
     --data-dir "$DIR/node$i" --rpc-bind-ip 127.0.0.1 --rpc-bind-port "$(rpc_port "$i")" \
     --p2p-bind-ip 127.0.0.1 --p2p-bind-port "$(p2p_port "$i")" "${peers[@]}" \
@@ -180,13 +194,14 @@ until_ok 60 "node0 to mine its first blocks" mined
 same_height() {
   local h0
   h0=$(height 0)
+  [ -n "$h0" ] || return 1
   for i in $(seq 1 $((NODES - 1))); do [ "$(height "$i")" = "$h0" ] || return 1; done
 }
 until_ok 60 "the blocks to reach every node" same_height
 say "the fleet is at height $(height 0); node0 mines a block every ${BLOCK_EVERY}s"
 
 (
-  trap 'kill $! 2>/dev/null; exit 0' TERM
+  trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM
   while :; do
     nap "$BLOCK_EVERY"
     mine 0 1 >/dev/null || true
@@ -201,7 +216,8 @@ for i in $(seq 0 $((NODES - 1))); do targets+=("127.0.0.1:$(rpc_port "$i")"); do
 # match the demo's alerts. A peer's height in get_connections is refreshed
 # only every minute or so, when a block comes every few seconds: the peers
 # check (a peer counts when within max_blocks_behind of us) must allow for
-# two minutes of blocks.
+# two minutes of blocks. (When modules can name reference nodes, the other
+# nodes of the fleet go here, so that node2's fork is caught against them.)
 cat >"$DIR/monero_exporter.yml" <<YAML
 # Written by scripts/demo-fleet.sh: the module of the demo's regtest nodes.
 modules:
@@ -213,7 +229,7 @@ modules:
       max_blocks_behind: $((120 / BLOCK_EVERY + 10))
       checks: [monerod, last_block, peers, sync]
 YAML
-"$EXPORTER" --config.file "$DIR/monero_exporter.yml" --web.listen-address "$LISTEN" \
+setsid "$EXPORTER" --config.file "$DIR/monero_exporter.yml" --web.listen-address "$LISTEN" \
   --monerod.rpc-url "${targets[0]}" >"$DIR/exporter.log" 2>&1 &
 started $! "the exporter"
 
@@ -229,7 +245,7 @@ receivers:
   - name: demo
 YAML
 # No cluster port: a lone Alertmanager needs none.
-"$alertmanager_bin" --config.file "$DIR/alertmanager.yml" --storage.path "$DIR/alertmanager-data" \
+setsid "$alertmanager_bin" --config.file "$DIR/alertmanager.yml" --storage.path "$DIR/alertmanager-data" \
   --web.listen-address "$AM_LISTEN" --web.external-url "http://$AM_LISTEN/" \
   --cluster.listen-address= >"$DIR/alertmanager.log" 2>&1 &
 started $! "Alertmanager"
@@ -280,7 +296,7 @@ if command -v promtool >/dev/null; then
   promtool check config "$DIR/prometheus.yml" >"$DIR/promtool.log" 2>&1 \
     || { cat "$DIR/promtool.log" >&2; die "promtool check config failed"; }
 fi
-prometheus --config.file "$DIR/prometheus.yml" --storage.tsdb.path "$DIR/prometheus-data" \
+setsid prometheus --config.file "$DIR/prometheus.yml" --storage.tsdb.path "$DIR/prometheus-data" \
   --web.listen-address "$PROM_LISTEN" --web.external-url "http://$PROM_LISTEN/" \
   >"$DIR/prometheus.log" 2>&1 &
 started $! "Prometheus"
@@ -329,7 +345,7 @@ echo
 # that was synchronized stays synchronized, so generateblocks works: a fork),
 # then is reconnected and reorganises onto the fleet's longer chain.
 faults() {
-  trap 'kill $! 2>/dev/null; exit 0' TERM
+  trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM
   set +e # a failed call is reported, not fatal
   local n=$((NODES - 1)) h fork_from fork_hash h0 inpeers
   nap "$STALL_AFTER"
@@ -395,3 +411,5 @@ if [ -n "$timer" ] && [ "$ended" = "$timer" ]; then
   exit 0
 fi
 die "$(name_of "$ended") exited; see its log in $DIR"
+exit
+}

@@ -93,6 +93,12 @@ func TestDemoFleet(t *testing.T) {
 				<-exited
 			}
 		}
+		// The servers run in sessions of their own: if the script could
+		// not stop them, they are found by the directory in their
+		// arguments.
+		for _, p := range processesMentioning(dir) {
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
 		if t.Failed() {
 			t.Logf("the script's output:\n%s", out.String())
 			for _, log := range []string{"node0.log", "node2.log", "exporter.log", "prometheus.log", "alertmanager.log"} {
@@ -224,6 +230,7 @@ func TestDemoFleet(t *testing.T) {
 		return "inactive"
 	}
 	out.waitFor(t, exited, "node2 stalled", 30*time.Second)
+	t.Logf("%v: node2 cut off", time.Since(start).Round(time.Second))
 	testenv.Eventually(t, "node2's MoneroNoPeers pending", 20*time.Second, func() (bool, string) {
 		s := alertState()
 		return s == "pending", s
@@ -236,6 +243,7 @@ func TestDemoFleet(t *testing.T) {
 		s := alertState()
 		return s == "firing", s
 	})
+	t.Logf("%v: MoneroNoPeers pending, then firing", time.Since(start).Round(time.Second))
 
 	// node2 forks, then is reconnected: it reorganises onto node0's chain,
 	// and the alert resolves.
@@ -246,6 +254,7 @@ func TestDemoFleet(t *testing.T) {
 	}
 	out.waitFor(t, exited, "node2 reconnected", 30*time.Second)
 	back := out.waitFor(t, exited, "node2 is back on the fleet's chain", 70*time.Second)
+	t.Logf("%v: node2 back on node0's chain", time.Since(start).Round(time.Second))
 	if !strings.HasSuffix(back, "at height "+m[1]+" is now "+m[3]+".") {
 		t.Errorf("node2 did not take node0's block at height %s (%s): %q", m[1], m[3], back)
 	}
@@ -253,6 +262,7 @@ func TestDemoFleet(t *testing.T) {
 		s := alertState()
 		return s == "inactive", s
 	})
+	t.Logf("%v: MoneroNoPeers resolved", time.Since(start).Round(time.Second))
 
 	// Ctrl-C stops everything.
 	if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
@@ -270,11 +280,13 @@ func TestDemoFleet(t *testing.T) {
 	if !strings.Contains(out.String(), "demo-fleet stopped: nothing it started is running") {
 		t.Errorf("the demo did not say it stopped")
 	}
+	// The script's own loops are in its process group; the servers, in
+	// sessions of their own, name the demo's directory in their arguments.
 	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("processes of the demo's group remain after Ctrl-C (kill -0 -%d: %v)", pgid, err)
+		t.Errorf("processes of the demo's group remain after Ctrl-C (kill -0 -%d: %v): %s", pgid, err, groupMembers(pgid))
 	}
 	if left := processesMentioning(dir); len(left) > 0 {
-		t.Errorf("processes started by the demo remain: %q", left)
+		t.Errorf("processes started by the demo remain: %+v", left)
 	}
 	t.Logf("the whole run took %v", time.Since(start).Round(time.Second))
 }
@@ -385,20 +397,52 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// processesMentioning lists the command lines that contain s.
-func processesMentioning(s string) []string {
-	var found []string
+type process struct {
+	pid     int
+	cmdline string
+}
+
+// processesMentioning lists the processes whose command line contains s.
+func processesMentioning(s string) []process {
+	var found []process
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range cmdlines {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil {
+			continue
+		}
 		if cl := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cl, s) {
-			found = append(found, cl)
+			found = append(found, process{pid, cl})
 		}
 	}
 	return found
+}
+
+// groupMembers describes the processes of process group pgid, from /proc.
+func groupMembers(pgid int) string {
+	var out []string
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...
+		st := string(b)
+		i := strings.LastIndexByte(st, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(st[i+1:])
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			out = append(out, st[:i+1]+" state "+f[0]+" ppid "+f[1])
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func tail(path string, n int) string {

@@ -23,7 +23,7 @@ LDFLAGS   := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revisi
 VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 VULNDB_DIR     := .cache/vulndb-$(VULNDB_VERSION)
 
-.PHONY: all build test test-deps lint vulncheck fuzz demo bench generate clean
+.PHONY: all build test test-deps lint vulncheck fuzz demo demo-fleet bench generate clean
 
 all: build
 
@@ -73,10 +73,17 @@ generate:
 demo: build
 	bash scripts/demo.sh
 
+# The whole stack: three regtest nodes, the exporter's /probe, Prometheus
+# with the mixin's alerts (demo durations) and Alertmanager. DEMO_FAULTS=1
+# stalls, forks and heals a node on a timer. Kept beside make demo, which
+# stays the quick look at one node.
+demo-fleet: build
+	GO=$(GO) bash scripts/demo-fleet.sh
+
 # The figures of docs/performance.md: a real monerod, the real binary.
 bench:
 	$(GO) test -tags bench -count=1 -timeout 60m -run '^TestBench(Report|Mainnet)$$' -v ./cmd/monero_exporter | grep -v -E '^(=== RUN|--- PASS|PASS|ok )'
 	$(GO) test -run '^$$' -bench . -benchmem ./collector/
 
 clean:
-	rm -rf $(BINARY) .demo .cache
+	rm -rf $(BINARY) .demo .demo-fleet .cache

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # The programs the integration tests run: monerod and monero-wallet-rpc
-# (Debian's monero), prometheus and promtool (prometheus), amtool
-# (prometheus-alertmanager). As root with apt-get, install the packages that
-# are missing; elsewhere say in one line what will be skipped and how to get
-# it. With CI set, the tests fail instead of skipping, so a missing program
+# (Debian's monero), prometheus and promtool (prometheus), amtool and
+# prometheus-alertmanager (prometheus-alertmanager), curl (the fleet demo).
+# As root with apt-get, install the packages that are missing; elsewhere
+# say in one line what will be skipped and how to get it. With CI set, the tests fail instead of skipping, so a missing program
 # is an error here too.
 set -euo pipefail
 
 declare -A pkg_of=(
   [monerod]=monero [monero-wallet-rpc]=monero
   [prometheus]=prometheus [promtool]=prometheus
-  [amtool]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager [prometheus-alertmanager]=prometheus-alertmanager
+  [curl]=curl
 )
 missing=()
-for prog in monerod monero-wallet-rpc prometheus promtool amtool; do
+for prog in monerod monero-wallet-rpc prometheus promtool amtool prometheus-alertmanager curl; do
   command -v "$prog" >/dev/null || missing+=("${pkg_of[$prog]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

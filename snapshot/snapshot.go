@@ -50,9 +50,9 @@ type Snapshot struct {
 	// when not asked or failed (the collector's status in Collectors tells
 	// which).
 	TxPoolStats *monerod.TxPoolStats
-	TxPool      []monerod.PoolTx // fetched again only when TxPoolStats change
-	Block       *monerod.Block   // the tip, when the last_block collector is on
-	BlockTxs    []monerod.Tx     // the tip's transactions
+	TxPoolTxs   *PoolTxs       // what the txpool collector knows of the pool's transactions
+	Block       *monerod.Block // the tip, when the last_block collector is on
+	BlockTxs    []monerod.Tx   // the tip's transactions
 	// Blocks are the headers from the previous snapshot's tip to this
 	// one's, oldest first, each the parent of the next (last_block
 	// collector): Blocks[0], seen before, is the parent of the first new
@@ -79,6 +79,22 @@ type Snapshot struct {
 	Collectors map[string]CollectorStatus
 
 	mu sync.Mutex
+}
+
+// PoolTxs is what the txpool collector knows of the pool's transactions at
+// one snapshot. It learns each transaction's fee, size and arrival once,
+// when the pool first lists it, a bounded number a snapshot: while it
+// catches up with a large pool, it knows part of it.
+type PoolTxs struct {
+	// Listed is how many transactions the pool listed; Known how many of
+	// them the collector knows.
+	Listed, Known int
+	// FeePerByte holds the known transactions' fees per byte in XMR,
+	// sorted.
+	FeePerByte []float64
+	// ReceiveTimes holds their arrival times (Unix time), sorted; empty
+	// where the node hides them (restricted RPC).
+	ReceiveTimes []int64
 }
 
 // Up reports whether monerod answered get_info.

@@ -199,7 +199,7 @@ func (r *reader) varint() uint64 {
 	}
 }
 
-// count reads the length of a list whose elements take at least least bytes
+// count reads the length of a list whose elements take at least `least` bytes
 // each, refusing one the rest of the blob cannot hold.
 func (r *reader) count(least int) int {
 	n := r.varint()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -154,6 +155,11 @@ type Config struct {
 	// OnRefused, when set, is called once each time a collector's calls
 	// are first found refused by the node (for a log line).
 	OnRefused func(collector string, err error)
+	// OnFailing, when set, is called when a collector ("info" included)
+	// starts failing, with its error, and when it works again, with nil:
+	// once at each change, not for every snapshot (for a log line). It is
+	// called from the fetch, one snapshot at a time.
+	OnFailing func(collector string, err error)
 }
 
 // Source hands out snapshots of one monerod. Concurrent Get calls that arrive
@@ -165,13 +171,15 @@ type Source struct {
 	collectors []Collector
 	timeout    time.Duration
 	onRefused  func(string, error)
+	onFailing  func(string, error)
 
 	mu       sync.Mutex
 	inflight *flight
 
 	// Touched only by the one fetch running at a time.
 	prev       *Snapshot
-	restricted *bool // what the last get_info said
+	restricted *bool           // what the last get_info said
+	failing    map[string]bool // collectors whose last run failed
 
 	refusedMu sync.Mutex
 	refused   map[string]bool // collectors the node refused
@@ -193,7 +201,11 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	s := &Source{client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
+	s := &Source{
+		client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout,
+		onRefused: cfg.OnRefused, onFailing: cfg.OnFailing,
+		refused: map[string]bool{}, failing: map[string]bool{},
+	}
 	seen := map[string]bool{InfoCollector: true}
 	for _, c := range cfg.Collectors {
 		switch {
@@ -298,6 +310,7 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	}
 	wg.Wait()
 	snap.Took = time.Since(snap.Time)
+	s.noteFailures(snap)
 	if snap.Info != nil {
 		s.prev = snap
 		s.mu.Lock()
@@ -308,6 +321,25 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 		}
 	}
 	return snap
+}
+
+// noteFailures tells OnFailing which collectors started failing in snap
+// and which work again. A collector not run (the node down) keeps its state.
+func (s *Source) noteFailures(snap *Snapshot) {
+	snap.mu.Lock()
+	names := slices.Sorted(maps.Keys(snap.Collectors))
+	statuses := maps.Clone(snap.Collectors)
+	snap.mu.Unlock()
+	for _, name := range names {
+		err := statuses[name].Err
+		if (err != nil) == s.failing[name] {
+			continue
+		}
+		s.failing[name] = err != nil
+		if s.onFailing != nil {
+			s.onFailing(name, err)
+		}
+	}
 }
 
 // Observe makes fn see every snapshot in which monerod answered get_info,

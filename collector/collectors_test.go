@@ -108,7 +108,7 @@ func TestTxPoolGauges(t *testing.T) {
 		{100, 30000000000, now.Unix() - 60}, // 3e-4: above every edge
 		{50, 50, now.Unix() - 70},           // 1e-12
 	}
-	txs := &snapshot.PoolTxs{Listed: len(pool) + 2, Known: len(pool)}
+	txs := &snapshot.PoolTxs{Known: len(pool)}
 	for _, tx := range pool {
 		txs.FeePerByte = append(txs.FeePerByte, float64(tx.fee)/1e12/float64(tx.size))
 		txs.ReceiveTimes = append(txs.ReceiveTimes, tx.received)

@@ -99,9 +99,8 @@ type poolCache struct {
 	txs map[monerod.TxHash]poolTx
 	// pending are the listed transactions not fetched yet, in list order.
 	pending []monerod.TxHash
-	// listed is how many transactions the last list held; listStats the
-	// stats it was taken under, listedAt when.
-	listed    int
+	// listStats are the stats the last list was taken under, listedAt
+	// when.
 	listStats *monerod.TxPoolStats
 	listedAt  time.Time
 	gen       uint32 // the number of the last list, to drop what left
@@ -139,9 +138,9 @@ func (p *poolCache) fetch(ctx context.Context, c *monerod.Client, cur, _ *snapsh
 	defer p.mu.Unlock()
 	switch {
 	case stats.TxsTotal == 0:
-		if p.listed != 0 || len(p.txs) != 0 || len(p.pending) != 0 {
+		if len(p.txs) != 0 || len(p.pending) != 0 {
 			clear(p.txs)
-			p.pending, p.listed, p.view = nil, 0, nil
+			p.pending, p.view = nil, nil
 		}
 		p.listStats, p.listedAt = stats, cur.Time
 	case p.listStats == nil || !samePool(p.listStats, stats) || cur.Time.Sub(p.listedAt) >= maxListAge:
@@ -181,7 +180,7 @@ func (p *poolCache) relist(hashes []monerod.TxHash) {
 			delete(p.txs, h)
 		}
 	}
-	p.listed, p.view = len(hashes), nil
+	p.view = nil
 }
 
 // learn fetches pending transactions, in batches of what a restricted node
@@ -225,7 +224,7 @@ func (p *poolCache) learn(ctx context.Context, c *monerod.Client, cur *snapshot.
 
 // summary sorts what the known transactions tell, for emit to read.
 func (p *poolCache) summary() *snapshot.PoolTxs {
-	v := &snapshot.PoolTxs{Listed: p.listed, Known: len(p.txs), FeePerByte: make([]float64, 0, len(p.txs))}
+	v := &snapshot.PoolTxs{Known: len(p.txs), FeePerByte: make([]float64, 0, len(p.txs))}
 	for _, tx := range p.txs {
 		if tx.size > 0 {
 			v.FeePerByte = append(v.FeePerByte, xmr(tx.fee)/float64(tx.size))

@@ -87,9 +87,8 @@ type Snapshot struct {
 // when the pool first lists it, a bounded number a snapshot: while it
 // catches up with a large pool, it knows part of it.
 type PoolTxs struct {
-	// Listed is how many transactions the pool listed; Known how many of
-	// them the collector knows.
-	Listed, Known int
+	// Known is how many transactions the collector knows.
+	Known int
 	// FeePerByte holds the known transactions' fees per byte in XMR,
 	// sorted.
 	FeePerByte []float64

@@ -293,3 +293,24 @@ func TestTxPoolLearnsWithinTheDeadline(t *testing.T) {
 		last = known
 	}
 }
+
+// TestTxPoolForgetsWhatLeft: the transactions a block takes from the pool
+// are forgotten at the next scrape; what the collector knows stays the
+// pool.
+func TestTxPoolForgetsWhatLeft(t *testing.T) {
+	node, clk := mainnetNode(t, 1000, true, false)
+	c := newCollector(t, node.URL, "txpool")
+	testenv.Gather(t, c)
+	h0, _ := node.Tip()
+	for blocks := 0; blocks < 3; {
+		clk.advance(20 * time.Second)
+		mfs := testenv.Gather(t, c)
+		if h, _ := node.Tip(); h != h0 {
+			blocks, h0 = blocks+1, h
+		}
+		want := node.Pool()
+		if known := testenv.MustValue(t, mfs, "monero_tx_pool_known_transactions"); known != float64(want.Txs) || sumBands(mfs) != float64(want.Txs) {
+			t.Fatalf("%g known, %g in the bands; the pool holds %d", known, sumBands(mfs), want.Txs)
+		}
+	}
+}

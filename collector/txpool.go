@@ -103,18 +103,17 @@ type poolCache struct {
 	// when.
 	listStats *monerod.TxPoolStats
 	listedAt  time.Time
-	gen       uint32 // the number of the last list, to drop what left
 	// view is the summary of txs, shared by the snapshots while they
 	// stay the same.
 	view *snapshot.PoolTxs
 }
 
-// poolTx is what the collector keeps of a pool transaction: 24 bytes.
+// poolTx is what the collector keeps of a pool transaction: 16 bytes,
+// 48 with its hash.
 type poolTx struct {
 	fee      uint64 // atomic units
 	size     uint32 // bytes
 	received uint32 // Unix time; 0 where the node hides it
-	gen      uint32 // the last list that held it
 }
 
 func newPoolCache() *poolCache { return &poolCache{txs: map[monerod.TxHash]poolTx{}} }
@@ -162,25 +161,32 @@ func (p *poolCache) fetch(ctx context.Context, c *monerod.Client, cur, _ *snapsh
 	return nil
 }
 
-// relist takes a new list of the pool's hashes: what left is dropped, what
-// is new waits to be fetched.
+// relist takes a new list of the pool's hashes (monerod lists each once):
+// what is new waits to be fetched, what left is dropped. Between blocks
+// transactions mostly arrive: then nothing left, and the list is only
+// looked up.
 func (p *poolCache) relist(hashes []monerod.TxHash) {
-	p.gen++
 	p.pending = p.pending[:0]
+	stillListed := 0
 	for _, h := range hashes {
-		if tx, ok := p.txs[h]; ok {
-			tx.gen = p.gen
-			p.txs[h] = tx
+		if _, ok := p.txs[h]; ok {
+			stillListed++
 		} else {
 			p.pending = append(p.pending, h)
 		}
 	}
-	for h, tx := range p.txs {
-		if tx.gen != p.gen {
-			delete(p.txs, h)
+	if stillListed < len(p.txs) {
+		listed := make(map[monerod.TxHash]struct{}, len(hashes))
+		for _, h := range hashes {
+			listed[h] = struct{}{}
 		}
+		for h := range p.txs {
+			if _, ok := listed[h]; !ok {
+				delete(p.txs, h)
+			}
+		}
+		p.view = nil
 	}
-	p.view = nil
 }
 
 // learn fetches pending transactions, in batches of what a restricted node
@@ -214,7 +220,7 @@ func (p *poolCache) learn(ctx context.Context, c *monerod.Client, cur *snapshot.
 			if tx.ReceiveTime > 0 && tx.ReceiveTime <= 1<<32-1 {
 				received = uint32(tx.ReceiveTime)
 			}
-			p.txs[h] = poolTx{fee: tx.Fee, size: uint32(min(tx.Size, 1<<32-1)), received: received, gen: p.gen}
+			p.txs[h] = poolTx{fee: tx.Fee, size: uint32(min(tx.Size, 1<<32-1)), received: received}
 		}
 		todo, p.pending = todo[len(batch):], p.pending[len(batch):]
 		p.view = nil

@@ -71,7 +71,8 @@ func startBenchExporter(t *testing.T, bin, rpcURL string, extra ...string) (stri
 // calls, median and p99 latency, the exporter's CPU time, its resident
 // memory (its peak, the warm-up included) and how many collectors succeeded
 // at the last scrape. The steady scrapes start once the exporter knows the
-// pool (warm-up: the scrapes before). It asserts nothing about speed.
+// pool (warm-up: the scrapes before, and what they read). It asserts
+// nothing about speed.
 func TestBenchMainnet(t *testing.T) {
 	scrapes := envInt("BENCH_MAINNET_SCRAPES", 20)
 	sizes := []int{0, 1000, 20000, 100000}
@@ -89,13 +90,13 @@ func TestBenchMainnet(t *testing.T) {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nmonero_exporter against a fake mainnet node (%d steady scrapes, 1 s apart, default collectors)\n", scrapes)
-	fmt.Fprintf(&b, "%-22s %8s %7s %12s %6s %10s %10s %10s %9s %10s\n",
-		"binary", "pool", "warm-up", "read/scrape", "calls", "median", "p99", "cpu/scrape", "RSS MiB", "collectors")
+	fmt.Fprintf(&b, "%-22s %8s %7s %12s %12s %6s %10s %10s %10s %9s %10s\n",
+		"binary", "pool", "warm-up", "warm-up read", "read/scrape", "calls", "median", "p99", "cpu/scrape", "RSS MiB", "collectors")
 	for _, size := range sizes {
 		for _, bin := range bins {
 			r := benchMainnetOne(t, bin.path, size, scrapes)
-			fmt.Fprintf(&b, "%-22s %8d %7d %12s %6.1f %10s %10s %10s %9.1f %10s\n",
-				bin.label, size, r.warmup, fmtBytes(r.bytesPerScrape), r.callsPerScrape, fmtDur(r.median), fmtDur(r.p99),
+			fmt.Fprintf(&b, "%-22s %8d %7d %12s %12s %6.1f %10s %10s %10s %9.1f %10s\n",
+				bin.label, size, r.warmup, fmtBytes(r.warmupBytes), fmtBytes(r.bytesPerScrape), r.callsPerScrape, fmtDur(r.median), fmtDur(r.p99),
 				fmtDur(r.cpuPerScrape), r.maxRSS, r.collectors)
 		}
 	}
@@ -103,7 +104,8 @@ func TestBenchMainnet(t *testing.T) {
 }
 
 type mainnetResult struct {
-	warmup         int // scrapes before the steady ones
+	warmup         int     // scrapes before the steady ones
+	warmupBytes    float64 // read from monerod by them
 	bytesPerScrape float64
 	callsPerScrape float64
 	median, p99    time.Duration
@@ -155,6 +157,7 @@ func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult 
 	}
 	r := mainnetResult{
 		warmup:         warmup,
+		warmupBytes:    float64(bytes0),
 		bytesPerScrape: float64(node.BytesSent()-bytes0) / float64(scrapes),
 		callsPerScrape: float64(node.TotalCalls()-calls0) / float64(scrapes),
 		cpuPerScrape:   (cpuTime(t, pid) - cpu0) / time.Duration(scrapes),

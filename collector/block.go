@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,7 +72,9 @@ func carryBlock(prev, cur *snapshot.Snapshot) bool {
 }
 
 // fetchBlock asks for the tip block, the headers of the blocks since the
-// previous snapshot's tip, and the tip's transactions.
+// previous snapshot's tip, and the tip's transactions. Each is asked once
+// per tip: when only the transactions failed, the next snapshot asks for
+// them alone.
 func fetchBlock(ctx context.Context, c *monerod.Client, cur, prev *snapshot.Snapshot) error {
 	// The previous tip's header is the parent of the first new block; it
 	// is kept when a call fails, so that no block is missed then.
@@ -81,19 +84,36 @@ func fetchBlock(ctx context.Context, c *monerod.Client, cur, prev *snapshot.Snap
 		cur.Blocks = prev.Blocks[len(prev.Blocks)-1:]
 	}
 	hash := cur.Info.TopBlockHash
-	block, err := snapshot.RPC(cur, monerod.MethodGetBlock, func() (*monerod.Block, error) { return c.GetBlock(ctx, hash) })
-	if err != nil {
-		return err
+	block := fetchedTip(prev, hash)
+	if block == nil {
+		var err error
+		block, err = snapshot.RPC(cur, monerod.MethodGetBlock, func() (*monerod.Block, error) { return c.GetBlock(ctx, hash) })
+		if err != nil {
+			return err
+		}
 	}
 	blocks, err := newBlocks(ctx, c, cur, parent, block.Header)
 	if err != nil {
 		return err
 	}
+	cur.Block, cur.Blocks = block, blocks
 	txs, err := snapshot.RPC(cur, monerod.MethodGetTransactions, func() ([]monerod.Tx, error) { return c.GetTransactions(ctx, block.TxHashes) })
 	if err != nil {
 		return err
 	}
-	cur.Block, cur.BlockTxs, cur.Blocks = block, txs, blocks
+	if len(txs) != len(block.TxHashes) {
+		return fmt.Errorf("%s: %w: %d of the tip's %d transactions", monerod.MethodGetTransactions, monerod.ErrBadResponse, len(txs), len(block.TxHashes))
+	}
+	cur.BlockTxs = txs
+	return nil
+}
+
+// fetchedTip returns the tip block prev fetched but could not get the
+// transactions of, when it is still the tip; else nil.
+func fetchedTip(prev *snapshot.Snapshot, hash string) *monerod.Block {
+	if prev != nil && prev.Block != nil && prev.BlockTxs == nil && prev.Block.Header.Hash == hash {
+		return prev.Block
+	}
 	return nil
 }
 

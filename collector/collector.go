@@ -30,9 +30,9 @@ var (
 	scrapeDurationDesc = desc("scrape_duration_seconds",
 		"Time this scrape spent obtaining the snapshot of monerod (shared with concurrent scrapes).")
 	rpcSuccessDesc = desc("rpc_call_success",
-		"1 when the RPC call made to monerod in this scrape succeeded, else 0. Calls whose answer is reused (it changes only with the tip) are not listed.", "method")
+		"1 when the RPC calls of this method made to monerod in this scrape all succeeded, else 0. Calls whose answer is reused (it changes only with the tip, or the pool is the same) are not listed.", "method")
 	rpcDurationDesc = desc("rpc_call_duration_seconds",
-		"Duration of the RPC call made to monerod in this scrape.", "method")
+		"Time the RPC calls of this method made to monerod in this scrape took, added up (get_transactions is asked in batches of 100).", "method")
 	collectorSuccessDesc = desc("scrape_collector_success",
 		"1 when the collector's share of the scrape succeeded or was skipped because the node does not offer it, else 0.", "collector")
 	collectorDurationDesc = desc("scrape_collector_duration_seconds",
@@ -245,9 +245,27 @@ func emitScrape(ch chan<- prometheus.Metric, snap *snapshot.Snapshot, took time.
 // duration, which belong to the request (Collect sends them), and the
 // histograms of the events observed so far.
 func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
+	// A method may be called more than once (get_transactions in
+	// batches, by the txpool and last_block collectors): one series each.
+	type calls struct {
+		ok   bool
+		took time.Duration
+	}
+	byMethod := map[string]*calls{}
+	var methods []string
 	for _, call := range snap.Calls {
-		ch <- gauge(rpcSuccessDesc, b2f(call.Err == nil), call.Method)
-		ch <- gauge(rpcDurationDesc, call.Took.Seconds(), call.Method)
+		m := byMethod[call.Method]
+		if m == nil {
+			m = &calls{ok: true}
+			byMethod[call.Method] = m
+			methods = append(methods, call.Method)
+		}
+		m.ok = m.ok && call.Err == nil
+		m.took += call.Took
+	}
+	for _, method := range methods {
+		ch <- gauge(rpcSuccessDesc, b2f(byMethod[method].ok), method)
+		ch <- gauge(rpcDurationDesc, byMethod[method].took.Seconds(), method)
 	}
 	for name, st := range snap.Collectors {
 		ch <- gauge(collectorSuccessDesc, b2f(st.Err == nil), name)

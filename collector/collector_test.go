@@ -148,7 +148,7 @@ func TestCollectNodeDown(t *testing.T) {
 		}
 	}
 	want := `
-# HELP monero_rpc_call_success 1 when the RPC call made to monerod in this scrape succeeded, else 0. Calls whose answer is reused (it changes only with the tip) are not listed.
+# HELP monero_rpc_call_success 1 when the RPC calls of this method made to monerod in this scrape all succeeded, else 0. Calls whose answer is reused (it changes only with the tip, or the pool is the same) are not listed.
 # TYPE monero_rpc_call_success gauge
 monero_rpc_call_success{method="get_info"} 0
 `

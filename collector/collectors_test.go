@@ -83,7 +83,10 @@ func TestTxPoolCollector(t *testing.T) {
 	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_fee_per_byte_median_xmr").GetGauge().GetValue(); !near(got, rates[len(rates)/2]) && !near(got, (rates[len(rates)/2-1]+rates[len(rates)/2])/2) {
 		t.Errorf("median fee per byte %g, pool says %v", got, rates)
 	}
-	if srv.Calls("/get_transaction_pool") != 1 {
+	if got := testenv.MustSeries(t, mfs, "monero_tx_pool_known_transactions").GetGauge().GetValue(); got != num(stats["txs_total"]) {
+		t.Errorf("%g transactions known of %g", got, num(stats["txs_total"]))
+	}
+	if srv.Calls("/get_transaction_pool") != 0 {
 		t.Errorf("/get_transaction_pool asked %d times", srv.Calls("/get_transaction_pool"))
 	}
 }
@@ -92,20 +95,30 @@ func TestTxPoolCollector(t *testing.T) {
 // for them.
 func TestTxPoolGauges(t *testing.T) {
 	now := time.Unix(1795324100, 0)
-	pool := []monerod.PoolTx{
-		{BlobSize: 1000, Fee: 4000000, ReceiveTime: now.Unix() - 10},    // 4e-9 XMR/B: the lowest band
-		{BlobSize: 1000, Fee: 5000000, ReceiveTime: now.Unix() - 20},    // 5e-9: on the edge, same band
-		{BlobSize: 2000, Fee: 40000000, ReceiveTime: now.Unix() - 30},   // 2e-8
-		{BlobSize: 1500, Fee: 300000000, ReceiveTime: now.Unix() - 40},  // 2e-7
-		{BlobSize: 1000, Fee: 1000000000, ReceiveTime: now.Unix() + 50}, // 1e-6, from a clock ahead: age 0
-		{BlobSize: 100, Fee: 100000000, ReceiveTime: now.Unix() - 3600}, // 1e-6
-		{BlobSize: 100, Fee: 30000000000, ReceiveTime: now.Unix() - 60}, // 3e-4: above every edge
-		{BlobSize: 0, Fee: 1, ReceiveTime: now.Unix() - 70},             // no size: no fee per byte
+	pool := []struct {
+		size, fee uint64
+		received  int64
+	}{
+		{1000, 4000000, now.Unix() - 10},    // 4e-9 XMR/B: the lowest band
+		{1000, 5000000, now.Unix() - 20},    // 5e-9: on the edge, same band
+		{2000, 40000000, now.Unix() - 30},   // 2e-8
+		{1500, 300000000, now.Unix() - 40},  // 2e-7
+		{1000, 1000000000, now.Unix() + 50}, // 1e-6, from a clock ahead: age 0
+		{100, 100000000, now.Unix() - 3600}, // 1e-6
+		{100, 30000000000, now.Unix() - 60}, // 3e-4: above every edge
+		{50, 50, now.Unix() - 70},           // 1e-12
 	}
+	txs := &snapshot.PoolTxs{Known: len(pool)}
+	for _, tx := range pool {
+		txs.FeePerByte = append(txs.FeePerByte, float64(tx.fee)/1e12/float64(tx.size))
+		txs.ReceiveTimes = append(txs.ReceiveTimes, tx.received)
+	}
+	slices.Sort(txs.FeePerByte)
+	slices.Sort(txs.ReceiveTimes)
 	snap := &snapshot.Snapshot{
 		Time:        now,
-		TxPoolStats: &monerod.TxPoolStats{TxsTotal: uint64(len(pool)), BytesMed: 1000, BytesMax: 2000, Oldest: now.Unix() - 3600},
-		TxPool:      pool,
+		TxPoolStats: &monerod.TxPoolStats{TxsTotal: uint64(len(pool)), BytesMed: 1000, BytesMax: 2000, Oldest: now.Unix() - 3600, Histo98pc: 3500},
+		TxPoolTxs:   txs,
 		Collectors:  map[string]snapshot.CollectorStatus{},
 	}
 	mfs := emitted(t, snap, "txpool")
@@ -113,17 +126,19 @@ func TestTxPoolGauges(t *testing.T) {
 	for _, m := range mfs["monero_tx_pool_fee_band_transactions"].GetMetric() {
 		bands[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
 	}
-	want := map[string]float64{"5e-09": 2, "1e-08": 0, "2e-08": 1, "5e-08": 0, "1e-07": 0, "2e-07": 1, "5e-07": 0, "1e-06": 2, "5e-06": 0, "2e-05": 0, "+Inf": 1}
+	want := map[string]float64{"5e-09": 3, "1e-08": 0, "2e-08": 1, "5e-08": 0, "1e-07": 0, "2e-07": 1, "5e-07": 0, "1e-06": 2, "5e-06": 0, "2e-05": 0, "+Inf": 1}
 	if !maps.Equal(bands, want) {
 		t.Errorf("bands %v, want %v", bands, want)
 	}
-	// Rates sorted: 4e-9 5e-9 2e-8 2e-7 1e-6 1e-6 3e-4; median 2e-7, p90
-	// between 1e-6 and 3e-4 (rank 5.4).
+	// Rates sorted: 1e-12 4e-9 5e-9 2e-8 2e-7 1e-6 1e-6 3e-4; median
+	// between 2e-8 and 2e-7, p90 between 1e-6 and 3e-4 (rank 6.3).
 	for name, want := range map[string]float64{
-		"monero_tx_pool_fee_per_byte_median_xmr":       2e-7,
-		"monero_tx_pool_fee_per_byte_p90_xmr":          1e-6 + 0.4*(3e-4-1e-6),
+		"monero_tx_pool_fee_per_byte_median_xmr":       (2e-8 + 2e-7) / 2,
+		"monero_tx_pool_fee_per_byte_p90_xmr":          1e-6 + 0.3*(3e-4-1e-6),
 		"monero_tx_pool_age_median_seconds":            35, // 0 10 20 30 40 60 70 3600
 		"monero_tx_pool_oldest_age_seconds":            3600,
+		"monero_tx_pool_age_p98_seconds":               3500,
+		"monero_tx_pool_known_transactions":            8,
 		"monero_tx_pool_transaction_size_median_bytes": 1000,
 		"monero_tx_pool_transaction_size_max_bytes":    2000,
 	} {
@@ -132,12 +147,19 @@ func TestTxPoolGauges(t *testing.T) {
 		}
 	}
 
+	// A restricted node hides arrival times: no median age.
+	txs.ReceiveTimes = nil
+	if _, ok := emitted(t, snap, "txpool")["monero_tx_pool_age_median_seconds"]; ok {
+		t.Error("a median age without arrival times")
+	}
+
 	// An empty pool: zero in every band, no quantile of nothing.
-	snap.TxPool, snap.TxPoolStats = []monerod.PoolTx{}, &monerod.TxPoolStats{}
+	snap.TxPoolTxs, snap.TxPoolStats = &snapshot.PoolTxs{}, &monerod.TxPoolStats{}
 	mfs = emitted(t, snap, "txpool")
 	for _, name := range []string{
 		"monero_tx_pool_fee_per_byte_median_xmr", "monero_tx_pool_fee_per_byte_p90_xmr", "monero_tx_pool_age_median_seconds",
 		"monero_tx_pool_oldest_age_seconds", "monero_tx_pool_transaction_size_median_bytes", "monero_tx_pool_transaction_size_max_bytes",
+		"monero_tx_pool_age_p98_seconds",
 	} {
 		if _, ok := mfs[name]; ok {
 			t.Errorf("%s exported for an empty pool", name)
@@ -148,7 +170,9 @@ func TestTxPoolGauges(t *testing.T) {
 	}
 }
 
-func TestTxPoolFullListOnlyWhenPoolChanges(t *testing.T) {
+// The pool's hashes are listed only when its stats change, and each
+// transaction is fetched once; the whole pool is never read.
+func TestTxPoolListedOnlyWhenPoolChanges(t *testing.T) {
 	srv := fixtures.NewServer(t, fixtures.Busy, nil)
 	c := newCollector(t, srv.URL, "txpool")
 	for range 3 {
@@ -157,8 +181,14 @@ func TestTxPoolFullListOnlyWhenPoolChanges(t *testing.T) {
 	if got := srv.Calls("/get_transaction_pool_stats"); got != 3 {
 		t.Fatalf("stats asked %d times in 3 scrapes", got)
 	}
-	if got := srv.Calls("/get_transaction_pool"); got != 1 {
-		t.Fatalf("the unchanged pool was listed %d times in 3 scrapes, want 1", got)
+	if got := srv.Calls("/" + monerod.MethodGetTxPoolHashes); got != 1 {
+		t.Errorf("the unchanged pool was listed %d times in 3 scrapes, want 1", got)
+	}
+	if got := srv.Calls("/get_transactions"); got != 1 {
+		t.Errorf("get_transactions asked %d times for one pool, want 1", got)
+	}
+	if got := srv.Calls("/get_transaction_pool"); got != 0 {
+		t.Errorf("the whole pool read %d times", got)
 	}
 }
 

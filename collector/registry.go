@@ -2,6 +2,7 @@ package collector
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/monero-ops/monero_exporter/health"
+	"github.com/monero-ops/monero_exporter/monerod"
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
@@ -30,6 +32,11 @@ type Definition struct {
 	Note string
 	// Snapshot is what it asks monerod for a snapshot; its Name is Name.
 	Snapshot snapshot.Collector
+
+	// newFetch, when set, makes the Fetch of each source's copy of
+	// Snapshot: a collector that remembers what it learnt of a node from
+	// one snapshot to the next (the pool's transactions) keeps it per node.
+	newFetch func() fetchFunc
 
 	// descs are the descriptors of the metrics emit sends.
 	descs []*prometheus.Desc
@@ -78,6 +85,18 @@ func (d *Definition) Help() string {
 	return b.String()
 }
 
+// fetchFunc is the type of snapshot.Collector.Fetch.
+type fetchFunc = func(ctx context.Context, c *monerod.Client, cur, prev *snapshot.Snapshot) error
+
+// snapshotCollector is what a new source fetches for the collector.
+func (d *Definition) snapshotCollector() snapshot.Collector {
+	sc := d.Snapshot
+	if d.newFetch != nil {
+		sc.Fetch = d.newFetch()
+	}
+	return sc
+}
+
 // registry holds every optional collector, by name.
 var registry = map[string]*Definition{}
 
@@ -86,7 +105,8 @@ var registry = map[string]*Definition{}
 // programming error, so it panics at start.
 func registerCollector(d Definition) {
 	switch {
-	case d.Name == "" || d.Summary == "" || d.emit == nil || len(d.descs) == 0 || len(d.Snapshot.Methods) == 0:
+	case d.Name == "" || d.Summary == "" || d.emit == nil || len(d.descs) == 0 || len(d.Snapshot.Methods) == 0 ||
+		(d.Snapshot.Fetch == nil) == (d.newFetch == nil):
 		panic(fmt.Sprintf("collector %q: incomplete definition", d.Name))
 	case registry[d.Name] != nil || d.Name == snapshot.InfoCollector:
 		panic(fmt.Sprintf("collector %q registered twice", d.Name))
@@ -137,11 +157,11 @@ func SnapshotCollectors(names []string, h *health.Config) ([]snapshot.Collector,
 	}
 	out := make([]snapshot.Collector, 0, len(defs))
 	for _, d := range defs {
-		out = append(out, d.Snapshot)
+		out = append(out, d.snapshotCollector())
 	}
 	for _, d := range Definitions() {
 		if h != nil && d.neededByHealth != nil && d.neededByHealth(*h) && !slices.Contains(names, d.Name) {
-			out = append(out, d.Snapshot)
+			out = append(out, d.snapshotCollector())
 		}
 	}
 	return out, nil

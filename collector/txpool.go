@@ -2,8 +2,11 @@ package collector
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,10 +14,29 @@ import (
 	"github.com/monero-ops/monero_exporter/snapshot"
 )
 
-// The txpool collector: the node's transaction pool.
+// The txpool collector: the node's transaction pool. Its counts and sums
+// come from get_transaction_pool_stats, a few hundred bytes whatever the
+// pool's size. What needs each transaction (fee bands, fee and age
+// quantiles) comes from what the collector remembers of the pool: it lists
+// the pool's hashes when the stats change and asks for each transaction it
+// has not seen, once. It never reads the whole pool
+// (/get_transaction_pool: some 10 kB a transaction, hundreds of MB in a
+// spam wave).
+
+// maxNewPoolTxs bounds the transactions fetched in one snapshot (at a few
+// kB each): a large pool is learnt over several scrapes, the latest
+// arrivals in the meantime too.
+const maxNewPoolTxs = 2000
+
+// maxListAge is how long the pool's hash list is trusted while the stats
+// stay the same: a transaction leaving as another of the same weight and
+// fee arrives would change none of them.
+const maxListAge = 2 * time.Minute
+
+const knownNote = " Covers the transactions the exporter knows (monero_tx_pool_known_transactions)."
 
 var (
-	txPoolBytesDesc      = desc("tx_pool_size_bytes", "Total size of the transactions in the pool, from get_transaction_pool_stats.bytes_total.")
+	txPoolBytesDesc      = desc("tx_pool_size_bytes", "Total size of the transactions in the pool, from get_transaction_pool_stats.bytes_total (their weight, on nodes that count it).")
 	txPoolFeesDesc       = desc("tx_pool_fees_xmr", "Total fees of the transactions in the pool in XMR, from get_transaction_pool_stats.fee_total.")
 	txPoolFailingDesc    = desc("tx_pool_failing_transactions", "Pool transactions that failed to enter a block, from get_transaction_pool_stats.num_failing.")
 	txPoolDoubleDesc     = desc("tx_pool_double_spend_transactions", "Pool transactions seen double-spending, from get_transaction_pool_stats.num_double_spends.")
@@ -22,12 +44,14 @@ var (
 	txPoolOlder10mDesc   = desc("tx_pool_transactions_older_10m", "Pool transactions older than 10 minutes, from get_transaction_pool_stats.num_10m.")
 	txPoolOldestDesc     = desc("tx_pool_oldest_timestamp_seconds", "Unix time the oldest pool transaction arrived, from get_transaction_pool_stats.oldest. Absent when the pool is empty.")
 	txPoolOldestAgeDesc  = desc("tx_pool_oldest_age_seconds", "How long the oldest pool transaction has waited at this scrape, from get_transaction_pool_stats.oldest. Absent when the pool is empty.")
+	txPoolAgeP98Desc     = desc("tx_pool_age_p98_seconds", "Age reached by the oldest 2% of the pool's transactions (the 98th percentile of their waits) when monerod answered, from get_transaction_pool_stats.histo_98pc. Absent with fewer than 50 transactions, for which monerod does not tell it.")
 	txPoolSizeMedianDesc = desc("tx_pool_transaction_size_median_bytes", "Median size of a pool transaction now, from get_transaction_pool_stats.bytes_med. Absent when the pool is empty.")
 	txPoolSizeMaxDesc    = desc("tx_pool_transaction_size_max_bytes", "Size of the largest pool transaction now, from get_transaction_pool_stats.bytes_max. Absent when the pool is empty.")
-	txPoolAgeMedianDesc  = desc("tx_pool_age_median_seconds", "Median time the pool's transactions have waited at this scrape, from get_transaction_pool receive_time. Absent when the pool is empty.")
-	txPoolFeeBandDesc    = desc("tx_pool_fee_band_transactions", "Pool transactions now, by fee per byte in XMR (get_transaction_pool fee / blob_size): band is the band's upper edge, and a transaction counts in the lowest band whose edge its fee per byte does not exceed (+Inf: above every edge). Not cumulative: the bands add up to the pool.", "band")
-	txPoolFeeMedianDesc  = desc("tx_pool_fee_per_byte_median_xmr", "Median fee per byte in XMR of the pool's transactions now, from get_transaction_pool fee / blob_size. Absent when the pool is empty.")
-	txPoolFeeP90Desc     = desc("tx_pool_fee_per_byte_p90_xmr", "90th percentile of the fee per byte in XMR of the pool's transactions now (a tenth pay more), from get_transaction_pool fee / blob_size. Absent when the pool is empty.")
+	txPoolKnownDesc      = desc("tx_pool_known_transactions", "Pool transactions whose fee, size and arrival the exporter knows, each fetched once with get_transactions when the pool first lists it (at most 2000 a scrape): the fee bands, fee per byte quantiles and median age cover these. Equal to monero_tx_pool_transactions once the exporter has caught up with the pool.")
+	txPoolAgeMedianDesc  = desc("tx_pool_age_median_seconds", "Median time the pool's transactions have waited at this scrape, from get_transactions received_timestamp. Absent when none is known, and on restricted nodes, which hide arrival times."+knownNote)
+	txPoolFeeBandDesc    = desc("tx_pool_fee_band_transactions", "Pool transactions now, by fee per byte in XMR (fee / size, from get_transactions): band is the band's upper edge, and a transaction counts in the lowest band whose edge its fee per byte does not exceed (+Inf: above every edge). Not cumulative: the bands add up to monero_tx_pool_known_transactions.", "band")
+	txPoolFeeMedianDesc  = desc("tx_pool_fee_per_byte_median_xmr", "Median fee per byte in XMR of the pool's transactions now, from get_transactions (fee / size). Absent when none is known."+knownNote)
+	txPoolFeeP90Desc     = desc("tx_pool_fee_per_byte_p90_xmr", "90th percentile of the fee per byte in XMR of the pool's transactions now (a tenth pay more), from get_transactions (fee / size). Absent when none is known."+knownNote)
 )
 
 // feeBandEdges are the upper edges of the pool's fee bands, in XMR per
@@ -50,38 +74,174 @@ func init() {
 	registerCollector(Definition{
 		Name:    "txpool",
 		Default: true,
-		Summary: "the transaction pool now: its totals, its transactions by fee band, and their median and 90th-percentile fee per byte, median and largest size, median and oldest age",
-		Note:    "The whole pool (get_transaction_pool) only when its stats changed; a restricted node shows public transactions only",
+		Summary: "the transaction pool now: its totals and age, its transactions by fee band, and their median and 90th-percentile fee per byte, median and largest size, median and oldest age",
+		Note: "get_transaction_pool_hashes.bin only when the pool's stats changed, get_transactions for the transactions not seen before (at most 2000 a scrape); " +
+			"the whole pool (get_transaction_pool) never; a restricted node shows public transactions only, and hides their arrival times",
 		Snapshot: snapshot.Collector{
-			Methods: []string{monerod.MethodGetTxPoolStats, monerod.MethodGetTxPool},
-			Fetch:   fetchTxPool,
+			Methods: []string{monerod.MethodGetTxPoolStats, monerod.MethodGetTxPoolHashes, monerod.MethodGetTransactions},
 		},
+		newFetch: func() fetchFunc { return newPoolCache().fetch },
 		descs: []*prometheus.Desc{
 			txPoolBytesDesc, txPoolFeesDesc, txPoolFailingDesc, txPoolDoubleDesc, txPoolNotRelayedDesc,
-			txPoolOlder10mDesc, txPoolOldestDesc, txPoolOldestAgeDesc, txPoolSizeMedianDesc, txPoolSizeMaxDesc,
-			txPoolAgeMedianDesc, txPoolFeeBandDesc, txPoolFeeMedianDesc, txPoolFeeP90Desc,
+			txPoolOlder10mDesc, txPoolOldestDesc, txPoolOldestAgeDesc, txPoolAgeP98Desc, txPoolSizeMedianDesc,
+			txPoolSizeMaxDesc, txPoolKnownDesc, txPoolAgeMedianDesc, txPoolFeeBandDesc, txPoolFeeMedianDesc, txPoolFeeP90Desc,
 		},
 		emit: emitTxPool,
 	})
 }
 
-func fetchTxPool(ctx context.Context, c *monerod.Client, cur, prev *snapshot.Snapshot) error {
+// poolCache is what the txpool collector remembers of one node's pool from
+// one snapshot to the next: what it uses of each transaction, fetched once.
+// Snapshots are fetched one at a time; the mutex only makes that safe to
+// rely on.
+type poolCache struct {
+	mu  sync.Mutex
+	txs map[monerod.TxHash]poolTx
+	// pending are the listed transactions not fetched yet, in list order.
+	pending []monerod.TxHash
+	// listStats are the stats the last list was taken under, listedAt
+	// when.
+	listStats *monerod.TxPoolStats
+	listedAt  time.Time
+	// view is the summary of txs, shared by the snapshots while they
+	// stay the same.
+	view *snapshot.PoolTxs
+}
+
+// poolTx is what the collector keeps of a pool transaction: 16 bytes,
+// 48 with its hash.
+type poolTx struct {
+	fee      uint64 // atomic units
+	size     uint32 // bytes
+	received uint32 // Unix time; 0 where the node hides it
+}
+
+func newPoolCache() *poolCache { return &poolCache{txs: map[monerod.TxHash]poolTx{}} }
+
+// samePool reports whether two stats describe the same set of
+// transactions: those of their fields that only arrivals and departures
+// change (ages and histograms change with the clock).
+func samePool(a, b *monerod.TxPoolStats) bool {
+	return a.TxsTotal == b.TxsTotal && a.BytesTotal == b.BytesTotal && a.FeeTotal == b.FeeTotal &&
+		a.BytesMin == b.BytesMin && a.BytesMax == b.BytesMax && a.BytesMed == b.BytesMed && a.Oldest == b.Oldest &&
+		a.NumDoubleSpends == b.NumDoubleSpends && a.NumFailing == b.NumFailing && a.NumNotRelayed == b.NumNotRelayed
+}
+
+func (p *poolCache) fetch(ctx context.Context, c *monerod.Client, cur, _ *snapshot.Snapshot) error {
 	stats, err := snapshot.RPC(cur, monerod.MethodGetTxPoolStats, func() (*monerod.TxPoolStats, error) { return c.GetTxPoolStats(ctx) })
 	if err != nil {
 		return err
 	}
 	cur.TxPoolStats = stats
-	// The full pool is large; ask for it only when the pool changed.
-	if prev != nil && prev.TxPoolStats != nil && prev.TxPool != nil && *prev.TxPoolStats == *stats {
-		cur.TxPool = prev.TxPool
-		return nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case stats.TxsTotal == 0:
+		if len(p.txs) != 0 || len(p.pending) != 0 {
+			clear(p.txs)
+			p.pending, p.view = nil, nil
+		}
+		p.listStats, p.listedAt = stats, cur.Time
+	case p.listStats == nil || !samePool(p.listStats, stats) || cur.Time.Sub(p.listedAt) >= maxListAge:
+		hashes, err := snapshot.RPC(cur, monerod.MethodGetTxPoolHashes, func() ([]monerod.TxHash, error) { return c.GetTxPoolHashes(ctx) })
+		if err != nil {
+			return err
+		}
+		p.relist(hashes)
+		p.listStats, p.listedAt = stats, cur.Time
 	}
-	if stats.TxsTotal == 0 {
-		cur.TxPool = []monerod.PoolTx{}
-		return nil
+	err = p.learn(ctx, c, cur)
+	if p.view == nil {
+		p.view = p.summary()
 	}
-	cur.TxPool, err = snapshot.RPC(cur, monerod.MethodGetTxPool, func() ([]monerod.PoolTx, error) { return c.GetTxPool(ctx) })
-	return err
+	if err != nil {
+		return err
+	}
+	cur.TxPoolTxs = p.view
+	return nil
+}
+
+// relist takes a new list of the pool's hashes (monerod lists each once):
+// what is new waits to be fetched, what left is dropped. Between blocks
+// transactions mostly arrive: then nothing left, and the list is only
+// looked up.
+func (p *poolCache) relist(hashes []monerod.TxHash) {
+	p.pending = p.pending[:0]
+	stillListed := 0
+	for _, h := range hashes {
+		if _, ok := p.txs[h]; ok {
+			stillListed++
+		} else {
+			p.pending = append(p.pending, h)
+		}
+	}
+	if stillListed < len(p.txs) {
+		listed := make(map[monerod.TxHash]struct{}, len(hashes))
+		for _, h := range hashes {
+			listed[h] = struct{}{}
+		}
+		for h := range p.txs {
+			if _, ok := listed[h]; !ok {
+				delete(p.txs, h)
+			}
+		}
+		p.view = nil
+	}
+}
+
+// learn fetches pending transactions, in batches of what a restricted node
+// allows, at most maxNewPoolTxs, and stops early when the deadline nears
+// (the rest come in later snapshots: no failure). A transaction mined or
+// dropped meanwhile is not kept.
+func (p *poolCache) learn(ctx context.Context, c *monerod.Client, cur *snapshot.Snapshot) error {
+	todo := p.pending[:min(len(p.pending), maxNewPoolTxs)]
+	var slowest time.Duration
+	for len(todo) > 0 {
+		if deadline, ok := ctx.Deadline(); ok && slowest > 0 && time.Until(deadline) < 3*slowest {
+			return nil
+		}
+		batch := todo[:min(len(todo), monerod.MaxTransactionsPerCall)]
+		hexes := make([]string, len(batch))
+		for i, h := range batch {
+			hexes[i] = hex.EncodeToString(h[:])
+		}
+		start := time.Now()
+		txs, err := snapshot.RPC(cur, monerod.MethodGetTransactions, func() ([]monerod.Tx, error) { return c.GetTransactions(ctx, hexes) })
+		if err != nil {
+			return err
+		}
+		slowest = max(slowest, time.Since(start))
+		for _, tx := range txs {
+			var h monerod.TxHash
+			if _, err := hex.Decode(h[:], []byte(tx.Hash)); err != nil || !tx.InPool {
+				continue
+			}
+			received := uint32(0)
+			if tx.ReceiveTime > 0 && tx.ReceiveTime <= 1<<32-1 {
+				received = uint32(tx.ReceiveTime)
+			}
+			p.txs[h] = poolTx{fee: tx.Fee, size: uint32(min(tx.Size, 1<<32-1)), received: received}
+		}
+		todo, p.pending = todo[len(batch):], p.pending[len(batch):]
+		p.view = nil
+	}
+	return nil
+}
+
+// summary sorts what the known transactions tell, for emit to read.
+func (p *poolCache) summary() *snapshot.PoolTxs {
+	v := &snapshot.PoolTxs{Known: len(p.txs), FeePerByte: make([]float64, 0, len(p.txs))}
+	for _, tx := range p.txs {
+		if tx.size > 0 {
+			v.FeePerByte = append(v.FeePerByte, xmr(tx.fee)/float64(tx.size))
+		}
+		if tx.received > 0 {
+			v.ReceiveTimes = append(v.ReceiveTimes, int64(tx.received))
+		}
+	}
+	slices.Sort(v.FeePerByte)
+	slices.Sort(v.ReceiveTimes)
+	return v
 }
 
 func emitTxPool(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
@@ -99,37 +259,48 @@ func emitTxPool(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 		ch <- gauge(txPoolOldestDesc, float64(st.Oldest))
 		ch <- gauge(txPoolOldestAgeDesc, float64(max(s.Time.Unix()-st.Oldest, 0)))
 	}
+	if st.Histo98pc > 0 {
+		ch <- gauge(txPoolAgeP98Desc, float64(st.Histo98pc))
+	}
 	if st.TxsTotal > 0 {
 		ch <- gauge(txPoolSizeMedianDesc, float64(st.BytesMed))
 		ch <- gauge(txPoolSizeMaxDesc, float64(st.BytesMax))
 	}
-	if s.TxPool == nil {
+	v := s.TxPoolTxs
+	if v == nil {
 		return
 	}
-	now := s.Time.Unix()
-	ages := make([]float64, 0, len(s.TxPool))
-	feeRates := make([]float64, 0, len(s.TxPool))
-	bands := make([]int, len(feeBandLabels))
-	for _, tx := range s.TxPool {
-		ages = append(ages, float64(max(now-tx.ReceiveTime, 0)))
-		if tx.BlobSize == 0 {
-			continue
-		}
-		rate := xmr(tx.Fee) / float64(tx.BlobSize)
-		feeRates = append(feeRates, rate)
-		i, _ := slices.BinarySearch(feeBandEdges, rate) // the first edge >= rate
-		bands[i]++
-	}
+	ch <- gauge(txPoolKnownDesc, float64(v.Known))
+	// FeePerByte is sorted: a band holds the rates above the previous
+	// edge up to its own.
+	below := 0
 	for i, label := range feeBandLabels {
-		ch <- gauge(txPoolFeeBandDesc, float64(bands[i]), label)
+		upTo := len(v.FeePerByte)
+		if i < len(feeBandEdges) {
+			upTo, _ = slices.BinarySearchFunc(v.FeePerByte, feeBandEdges[i], func(rate, edge float64) int {
+				if rate <= edge {
+					return -1
+				}
+				return 1
+			})
+		}
+		ch <- gauge(txPoolFeeBandDesc, float64(upTo-below), label)
+		below = upTo
 	}
-	if len(ages) > 0 {
-		slices.Sort(ages)
-		ch <- gauge(txPoolAgeMedianDesc, quantile(ages, 0.5))
+	if len(v.FeePerByte) > 0 {
+		ch <- gauge(txPoolFeeMedianDesc, quantile(v.FeePerByte, 0.5))
+		ch <- gauge(txPoolFeeP90Desc, quantile(v.FeePerByte, 0.9))
 	}
-	if len(feeRates) > 0 {
-		slices.Sort(feeRates)
-		ch <- gauge(txPoolFeeMedianDesc, quantile(feeRates, 0.5))
-		ch <- gauge(txPoolFeeP90Desc, quantile(feeRates, 0.9))
+	if n := len(v.ReceiveTimes); n > 0 {
+		// The ages, youngest first, are the receive times latest first.
+		now := s.Time.Unix()
+		age := func(i int) float64 { return float64(max(now-v.ReceiveTimes[n-1-i], 0)) }
+		pos := 0.5 * float64(n-1)
+		lo := int(pos)
+		median := age(lo)
+		if lo+1 < n {
+			median += (pos - float64(lo)) * (age(lo+1) - median)
+		}
+		ch <- gauge(txPoolAgeMedianDesc, median)
 	}
 }

@@ -352,6 +352,9 @@ func (c *Client) decode(ctx context.Context, resp *http.Response, out any) error
 		return fmt.Errorf("%w: %w", ErrBadResponse, &HTTPStatusError{StatusCode: resp.StatusCode})
 	}
 	r := &cappedReader{r: resp.Body, left: c.maxBody}
+	if d, ok := out.(bodyDecoder); ok {
+		return c.decodeRaw(ctx, resp.ContentLength, r, d)
+	}
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(out); err != nil {
 		switch {
@@ -372,6 +375,39 @@ func (c *Client) decode(ctx context.Context, resp *http.Response, out any) error
 	// reused, but never more than the cap allows.
 	if _, err := io.Copy(io.Discard, r); err != nil && r.exceeded {
 		return fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, c.maxBody)
+	}
+	return nil
+}
+
+// bodyDecoder is a result that reads the body itself: the answers monerod
+// writes in a JSON that encoding/json refuses (see readEpeeObject).
+type bodyDecoder interface {
+	decodeBody(b []byte) error
+}
+
+// decodeRaw reads the whole body for d, into a buffer of the announced
+// length when there is one (a pool's hash list is megabytes: no doubling).
+func (c *Client) decodeRaw(ctx context.Context, length int64, r *cappedReader, d bodyDecoder) error {
+	var buf bytes.Buffer
+	if length > 0 && length <= c.maxBody {
+		buf.Grow(int(length) + bytes.MinRead) // ReadFrom wants MinRead free before each read
+	}
+	_, err := buf.ReadFrom(r)
+	b := buf.Bytes()
+	switch {
+	case r.exceeded:
+		return fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, c.maxBody)
+	case err != nil:
+		var netErr net.Error
+		if ctx.Err() != nil || errors.As(err, &netErr) {
+			return classifyTransportError(ctx, err)
+		}
+		return fmt.Errorf("%w: %w", ErrBadResponse, err)
+	case len(b) == 0:
+		return fmt.Errorf("%w: empty body", ErrBadResponse)
+	}
+	if err := d.decodeBody(b); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ const (
 	MethodGetVersion        = "get_version"
 	MethodGetConnections    = "get_connections"
 	MethodGetTxPoolStats    = "get_transaction_pool_stats"
-	MethodGetTxPool         = "get_transaction_pool"
+	MethodGetTxPoolHashes   = "get_transaction_pool_hashes.bin"
 	MethodGetNetStats       = "get_net_stats"
 	MethodGetPeerList       = "get_peer_list"
 	MethodGetBans           = "get_bans"

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -50,9 +51,9 @@ type Snapshot struct {
 	// when not asked or failed (the collector's status in Collectors tells
 	// which).
 	TxPoolStats *monerod.TxPoolStats
-	TxPool      []monerod.PoolTx // fetched again only when TxPoolStats change
-	Block       *monerod.Block   // the tip, when the last_block collector is on
-	BlockTxs    []monerod.Tx     // the tip's transactions
+	TxPoolTxs   *PoolTxs       // what the txpool collector knows of the pool's transactions
+	Block       *monerod.Block // the tip, when the last_block collector is on
+	BlockTxs    []monerod.Tx   // the tip's transactions
 	// Blocks are the headers from the previous snapshot's tip to this
 	// one's, oldest first, each the parent of the next (last_block
 	// collector): Blocks[0], seen before, is the parent of the first new
@@ -84,6 +85,21 @@ type Snapshot struct {
 	Collectors map[string]CollectorStatus
 
 	mu sync.Mutex
+}
+
+// PoolTxs is what the txpool collector knows of the pool's transactions at
+// one snapshot. It learns each transaction's fee, size and arrival once,
+// when the pool first lists it, a bounded number a snapshot: while it
+// catches up with a large pool, it knows part of it.
+type PoolTxs struct {
+	// Known is how many transactions the collector knows.
+	Known int
+	// FeePerByte holds the known transactions' fees per byte in XMR,
+	// sorted.
+	FeePerByte []float64
+	// ReceiveTimes holds their arrival times (Unix time), sorted; empty
+	// where the node hides them (restricted RPC).
+	ReceiveTimes []int64
 }
 
 // Up reports whether monerod answered get_info.
@@ -147,6 +163,11 @@ type Config struct {
 	// OnRefused, when set, is called once each time a collector's calls
 	// are first found refused by the node (for a log line).
 	OnRefused func(collector string, err error)
+	// OnFailing, when set, is called when a collector ("info" included)
+	// starts failing, with its error, and when it works again, with nil:
+	// once at each change, not for every snapshot (for a log line). It is
+	// called from the fetch, one snapshot at a time.
+	OnFailing func(collector string, err error)
 }
 
 // Source hands out snapshots of one monerod. Concurrent Get calls that arrive
@@ -159,13 +180,15 @@ type Source struct {
 	timeout    time.Duration
 	onRefused  func(string, error)
 	refs       *References // nil: none
+	onFailing  func(string, error)
 
 	mu       sync.Mutex
 	inflight *flight
 
 	// Touched only by the one fetch running at a time.
 	prev       *Snapshot
-	restricted *bool // what the last get_info said
+	restricted *bool           // what the last get_info said
+	failing    map[string]bool // collectors whose last run failed
 
 	refusedMu sync.Mutex
 	refused   map[string]bool // collectors the node refused
@@ -187,7 +210,11 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	s := &Source{client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout, onRefused: cfg.OnRefused, refused: map[string]bool{}}
+	s := &Source{
+		client: cfg.Client, p2pAddr: cfg.P2PAddress, timeout: cfg.Timeout,
+		onRefused: cfg.OnRefused, onFailing: cfg.OnFailing,
+		refused: map[string]bool{}, failing: map[string]bool{},
+	}
 	if cfg.References.Len() > 0 {
 		s.refs = cfg.References
 	}
@@ -298,6 +325,7 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 	}
 	wg.Wait()
 	snap.Took = time.Since(snap.Time)
+	s.noteFailures(snap)
 	if snap.Info != nil {
 		s.prev = snap
 		s.mu.Lock()
@@ -308,6 +336,25 @@ func (s *Source) fetch(ctx context.Context) *Snapshot {
 		}
 	}
 	return snap
+}
+
+// noteFailures tells OnFailing which collectors started failing in snap
+// and which work again. A collector not run (the node down) keeps its state.
+func (s *Source) noteFailures(snap *Snapshot) {
+	snap.mu.Lock()
+	names := slices.Sorted(maps.Keys(snap.Collectors))
+	statuses := maps.Clone(snap.Collectors)
+	snap.mu.Unlock()
+	for _, name := range names {
+		err := statuses[name].Err
+		if (err != nil) == s.failing[name] {
+			continue
+		}
+		s.failing[name] = err != nil
+		if s.onFailing != nil {
+			s.onFailing(name, err)
+		}
+	}
 }
 
 // Observe makes fn see every snapshot in which monerod answered get_info,

@@ -324,3 +324,66 @@ func TestObserveSeesEachSnapshotOnce(t *testing.T) {
 		}
 	}
 }
+
+// OnFailing hears of each collector that starts failing, and of its
+// recovery, once each however many snapshots fail; a collector not asked
+// while the node is down keeps its state.
+func TestOnFailingToldOfChangesOnly(t *testing.T) {
+	var down, connsDown atomic.Bool
+	srv := fixtures.NewServer(t, fixtures.Unrestricted, map[string]http.HandlerFunc{
+		monerod.MethodGetInfo: func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			serveFixture(t, fixtures.Unrestricted, monerod.MethodGetInfo, nil)(w, r)
+		},
+		monerod.MethodGetConnections: func(w http.ResponseWriter, r *http.Request) {
+			if connsDown.Load() {
+				http.Error(w, "busy", http.StatusInternalServerError)
+				return
+			}
+			serveFixture(t, fixtures.Unrestricted, monerod.MethodGetConnections, nil)(w, r)
+		},
+	})
+	var mu sync.Mutex
+	var told []string
+	src := monerodtest.Source(t, srv.URL, snapshot.Config{
+		Collectors: []snapshot.Collector{snapshot.Connections},
+		OnFailing: func(name string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			state := "works"
+			if err != nil {
+				state = "fails"
+			}
+			told = append(told, name+" "+state)
+		},
+	})
+	expect := func(want ...string) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Join(told, ", ") != strings.Join(want, ", ") {
+			t.Errorf("told %q, want %q", told, want)
+		}
+		told = nil
+	}
+	src.Get(t.Context())
+	expect()
+	connsDown.Store(true)
+	for range 3 {
+		src.Get(t.Context())
+	}
+	expect("connections fails")
+	down.Store(true) // connections not asked: still failing
+	for range 3 {
+		src.Get(t.Context())
+	}
+	expect("info fails")
+	down.Store(false)
+	connsDown.Store(false)
+	src.Get(t.Context())
+	src.Get(t.Context())
+	expect("connections works", "info works")
+}

@@ -137,6 +137,16 @@ func newNode(nc nodeConfig, shared nodeShared) (*node, error) {
 		OnRefused: func(name string, err error) {
 			logger.Info("monerod refuses what a collector asks; skipping it from now on", "collector", name, "err", err)
 		},
+		// Once when a collector starts failing and once when it works
+		// again, not at every scrape: monero_scrape_collector_success
+		// tells the rest.
+		OnFailing: func(name string, err error) {
+			if err != nil {
+				logger.Warn("collector failing", "collector", name, "err", err)
+				return
+			}
+			logger.Warn("collector works again", "collector", name)
+		},
 	})
 	if err != nil {
 		client.Close()

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +24,6 @@ import (
 // what they show equals what the fake serves, whatever the pool's size,
 // and what they read stays small. Bytes and calls are counted, not timed.
 
-// mainnetClock is a test's time: the fake's pool and chain move only when
-// it does.
-type mainnetClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *mainnetClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *mainnetClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // defaultNames are the collectors on without flags.
 func defaultNames() []string {
 	var names []string
@@ -57,11 +37,11 @@ func defaultNames() []string {
 
 // mainnetNode starts a fake of mainnet size with poolTxs transactions
 // whose clock the test moves; blocks only when withBlocks.
-func mainnetNode(t *testing.T, poolTxs int, withBlocks bool, restricted bool) (*fixtures.Mainnet, *mainnetClock) {
+func mainnetNode(t *testing.T, poolTxs int, withBlocks bool, restricted bool) (*fixtures.Mainnet, *testenv.Clock) {
 	t.Helper()
-	clk := &mainnetClock{t: time.Unix(1_800_000_000, 0)}
+	clk := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	cfg := fixtures.DefaultMainnet(poolTxs)
-	cfg.Now, cfg.Restricted = clk.now, restricted
+	cfg.Now, cfg.Restricted = clk.Now, restricted
 	if !withBlocks {
 		cfg.BlockInterval = -1
 	}
@@ -158,7 +138,7 @@ func TestTxPoolMainnet(t *testing.T) {
 			// ones fetched, all of it in little more than the connections'
 			// and bans' answers.
 			for range 5 {
-				clk.advance(time.Second)
+				clk.Advance(time.Second)
 				before := node.BytesSent()
 				gather()
 				read := node.BytesSent() - before
@@ -230,7 +210,7 @@ func TestSteadyScrapeAsksOnlyWhatCanChange(t *testing.T) {
 	if got := methods(); !slices.Equal(got, steady) {
 		t.Errorf("nothing moved: asked %v, want %v", got, steady)
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	h0, _ := node.Tip()
 	if h, _ := node.Tip(); h != h0 {
 		t.Skip("a block came within the second") // not with this seed
@@ -241,7 +221,7 @@ func TestSteadyScrapeAsksOnlyWhatCanChange(t *testing.T) {
 		t.Errorf("the pool moved: asked %v, want %v", got, withPool)
 	}
 	for {
-		clk.advance(10 * time.Second)
+		clk.Advance(10 * time.Second)
 		if h, _ := node.Tip(); h != h0 {
 			break
 		}
@@ -303,7 +283,7 @@ func TestTxPoolForgetsWhatLeft(t *testing.T) {
 	testenv.Gather(t, c)
 	h0, _ := node.Tip()
 	for blocks := 0; blocks < 3; {
-		clk.advance(20 * time.Second)
+		clk.Advance(20 * time.Second)
 		mfs := testenv.Gather(t, c)
 		if h, _ := node.Tip(); h != h0 {
 			blocks, h0 = blocks+1, h

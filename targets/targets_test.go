@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monero-ops/monero_exporter/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -23,26 +25,9 @@ func (v *value) Close() error {
 	return nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newCache(size int, idle time.Duration) (*Cache[*value], *clock) {
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	return New[*value](Options{MaxSize: size, IdleTimeout: idle, Now: clk.now}), clk
+func newCache(size int, idle time.Duration) (*Cache[*value], *testenv.Clock) {
+	clk := testenv.NewClock(time.Unix(1_700_000_000, 0))
+	return New[*value](Options{MaxSize: size, IdleTimeout: idle, Now: clk.Now}), clk
 }
 
 // get uses key and releases it at once, returning the value.
@@ -109,13 +94,13 @@ func TestMaxSizeDropsLeastRecentlyUsed(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	c, clk := newCache(10, time.Minute)
 	a := get(t, c, "a", 0)
-	clk.advance(40 * time.Second)
+	clk.Advance(40 * time.Second)
 	b := get(t, c, "b", 0)
-	clk.advance(30 * time.Second) // a idle for 70 s, b for 30 s
+	clk.Advance(30 * time.Second) // a idle for 70 s, b for 30 s
 	if s := c.Stats(); s.Len != 1 || s.Dropped[ReasonIdle] != 1 || a.closed.Load() != 1 || b.closed.Load() != 0 {
 		t.Fatalf("after a minute idle: stats %+v, a closed %d, b closed %d", s, a.closed.Load(), b.closed.Load())
 	}
-	clk.advance(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	if get(t, c, "b", 0) != b {
 		t.Fatal("b, used 50 s ago, was dropped")
 	}
@@ -209,7 +194,7 @@ func TestMetrics(t *testing.T) {
 	for i := range 3 {
 		get(t, c, strconv.Itoa(i), 0)
 	}
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	want := `
 # HELP monero_exporter_probe_targets Targets of /probe the exporter holds a client and a snapshot for.
 # TYPE monero_exporter_probe_targets gauge

@@ -216,13 +216,15 @@ for i in $(seq 0 $((NODES - 1))); do targets+=("127.0.0.1:$(rpc_port "$i")"); do
 # match the demo's alerts. A peer's height in get_connections is refreshed
 # only every minute or so, when a block comes every few seconds: the peers
 # check (a peer counts when within max_blocks_behind of us) must allow for
-# two minutes of blocks. (When modules can name reference nodes, the other
-# nodes of the fleet go here, so that node2's fork is caught against them.)
+# two minutes of blocks. The fleet's nodes are each other's reference nodes
+# (a target is not compared with itself), so that node2's fork is caught
+# against the others: monero_reference_agrees and MoneroChainFork.
 cat >"$DIR/monero_exporter.yml" <<YAML
 # Written by scripts/demo-fleet.sh: the module of the demo's regtest nodes.
 modules:
   demo:
     allowed_targets: ["127.0.0.0/8"]
+    references: [$(IFS=,; echo "${targets[*]}")]
     health:
       last_block_max_age: $LAST_BLOCK_MAX_AGE
       min_peers: 1
@@ -359,7 +361,7 @@ faults() {
   fork_from=$(height "$n")
   say "node$n forks: still cut off, it mines its own blocks from height $fork_from on, one every $((2 * BLOCK_EVERY))s."
   say "  its tip is fresh again: MoneroLastBlockTooOld and the last_block check resolve, yet it follows"
-  say "  another chain than node0 and node1 (the mixin's fork alert, where it has one, fires here)."
+  say "  another chain than node0 and node1: watch MoneroChainFork (monero_reference_agrees == 0) fire."
   local status
   status=$(mine "$n" 1)
   [ "$status" = OK ] || say "  node$n answered generateblocks with '${status:-nothing}': it mines no fork"

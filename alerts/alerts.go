@@ -66,6 +66,12 @@ func Render(c *Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return EncodeRules(header, rf)
+}
+
+// EncodeRules writes header, then rf in YAML: the rule file as Render and
+// alerts/gen's variants write it.
+func EncodeRules(header string, rf *RuleFile) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(header)
 	enc := yaml.NewEncoder(&buf)

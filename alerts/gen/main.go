@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,7 +136,7 @@ func variant(configFile, overlayFile, maxFor, without string) ([]byte, error) {
 		})
 	}
 
-	var buf bytes.Buffer
+	var buf strings.Builder
 	fmt.Fprintf(&buf, "# A variant of the Monero mixin's rules, NOT for production: rendered by\n"+
 		"# alerts/gen from %s", configFile)
 	if overlayFile != "" {
@@ -150,14 +149,7 @@ func variant(configFile, overlayFile, maxFor, without string) ([]byte, error) {
 		fmt.Fprintf(&buf, ", without %s", without)
 	}
 	buf.WriteString(".\n")
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(rf); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return alerts.EncodeRules(buf.String(), rf)
 }
 
 // capFor shortens the for: of every alert of the config (a top-level map

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -187,21 +186,9 @@ func fmtDur(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/1e
 // rpcRequests sums monero_exporter_rpc_requests_total from the exporter.
 func rpcRequests(t *testing.T, base string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "monero_exporter_rpc_requests_total{") {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
+	for _, m := range testenv.Scrape(t, base+"/metrics")["monero_exporter_rpc_requests_total"].GetMetric() {
+		sum += m.GetCounter().GetValue()
 	}
 	return sum
 }

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -80,4 +82,24 @@ func Gather(t testing.TB, c prometheus.Collector) map[string]*dto.MetricFamily {
 		out[mf.GetName()] = mf
 	}
 	return out
+}
+
+// Scrape GETs url (an exporter's /metrics) and parses the text exposition,
+// by family name.
+func Scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := ParseExposition(string(b))
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return mfs
 }

@@ -82,7 +82,7 @@ demo-fleet: build
 
 # The figures of docs/performance.md: a real monerod, the real binary.
 bench:
-	$(GO) test -tags bench -count=1 -timeout 60m -run '^TestBench(Report|Mainnet)$$' -v ./cmd/monero_exporter | grep -v -E '^(=== RUN|--- PASS|PASS|ok )'
+	$(GO) test -tags bench -count=1 -timeout 60m -run '^TestBench(Report|Mainnet)$$' -v ./cmd/monero_exporter | grep -v -E '^ *(=== RUN|--- PASS|PASS|ok )'
 	$(GO) test -run '^$$' -bench . -benchmem ./collector/
 
 clean:

@@ -36,8 +36,14 @@ func TestBenchReport(t *testing.T) {
 
 	// Every binary against the same node, one after the other: with
 	// BENCH_BASELINE set, the figures before and after a change.
+	// One subtest each, so that each exporter stops (and lets go of its
+	// connections to monerod) before the next starts.
 	for _, bin := range benchBinaries(t) {
-		benchRegtestOne(t, bin, node, samples, loadSeconds, loadClients)
+		t.Run(bin.label, func(t *testing.T) { benchRegtestOne(t, bin, node, samples, loadSeconds, loadClients) })
+	}
+	// With BENCH_COMPARE set, other exporters against the same node.
+	if spec := os.Getenv("BENCH_COMPARE"); spec != "" {
+		benchCompare(t, node, spec, samples, loadSeconds, loadClients)
 	}
 }
 

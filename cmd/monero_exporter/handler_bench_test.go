@@ -69,3 +69,31 @@ func memoryNode(b *testing.B) *httptest.Server {
 	b.Cleanup(srv.Close)
 	return srv
 }
+
+// BenchmarkMetricsHandlerParallel is BenchmarkMetricsHandler under load: 50
+// requests at once per core, sharing snapshots as concurrent scrapes do. Its
+// figures per request are what the load part of make bench pays.
+func BenchmarkMetricsHandlerParallel(b *testing.B) {
+	srv := memoryNode(b)
+	cfg, err := parseConfig([]string{"--monerod.rpc-url=" + srv.URL}, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := newHandler(cfg, promslog.NewNopLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(25)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Error(w.Code)
+				return
+			}
+		}
+	})
+}

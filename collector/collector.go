@@ -3,11 +3,17 @@ package collector
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/monero-ops/monero_exporter/health"
 	"github.com/monero-ops/monero_exporter/monerod"
@@ -23,12 +29,17 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
 }
 
+// The one family of a request rather than of a snapshot (see Gatherer).
+const (
+	scrapeDurationName = namespace + "_scrape_duration_seconds"
+	scrapeDurationHelp = "Time this scrape spent obtaining the snapshot of monerod (shared with concurrent scrapes)."
+)
+
 // Descriptors, built once.
 var (
 	upDesc = desc("up",
 		"1 when monerod answered get_info in this scrape, else 0 (and the node metrics are absent).")
-	scrapeDurationDesc = desc("scrape_duration_seconds",
-		"Time this scrape spent obtaining the snapshot of monerod (shared with concurrent scrapes).")
+	scrapeDurationDesc = prometheus.NewDesc(scrapeDurationName, scrapeDurationHelp, nil, nil)
 	rpcSuccessDesc = desc("rpc_call_success",
 		"1 when the RPC calls of this method made to monerod in this scrape all succeeded, else 0. Calls whose answer is reused (it changes only with the tip, or the pool is the same) are not listed.", "method")
 	rpcDurationDesc = desc("rpc_call_duration_seconds",
@@ -103,45 +114,41 @@ var (
 // Collector is a prometheus.Collector for one monerod. Collect fetches a
 // snapshot (shared with concurrent requests by the source) within the
 // deadline of the context the collector is bound to, or its default timeout.
+// Handlers serve it through Gatherer, which gathers each snapshot once.
 type Collector struct {
-	// ctx bounds Collect when set: a handler binds each request's deadline
-	// with WithContext and registers the copy in a registry of its own.
-	ctx     context.Context
+	// ctx bounds Collect when set (WithContext).
+	ctx context.Context
+	// snap, when set, is the snapshot Collect sends, without fetching:
+	// Gatherer's registry holds such a copy.
+	snap    *snapshot.Snapshot
 	source  *snapshot.Source
 	timeout time.Duration
-	defs    []*Definition  // optional collectors whose metrics are emitted
-	events  []events       // their metrics of events, shared by every copy
-	health  *health.Config // nil: no health metrics
-	latest  *latestMetrics // shared by every copy
+	defs    []*Definition   // optional collectors whose metrics are emitted
+	events  []events        // their metrics of events, shared by every copy
+	health  *health.Config  // nil: no health metrics
+	latest  *latestFamilies // shared by every copy
 }
 
-// latestMetrics keeps the metrics of the latest snapshot collected, so that
-// the requests that share a snapshot (most of them, under load) share the
-// work of turning it into metrics too. Const metrics are immutable; each
-// request's registry still gathers and encodes them itself.
-type latestMetrics struct {
-	mu      sync.Mutex
-	snap    *snapshot.Snapshot
-	metrics []prometheus.Metric
+// latestFamilies keeps the latest snapshot gathered, so that the requests
+// that share a snapshot (most of them, under load) share the work of turning
+// it into metric families too. The families are only read after: promhttp
+// merges them into families of its own and encodes them for each request.
+type latestFamilies struct {
+	mu       sync.Mutex
+	snap     *snapshot.Snapshot
+	families []*dto.MetricFamily
+	err      error
 }
 
-// of returns the metrics of snap, made by emit the first time snap is seen.
-func (l *latestMetrics) of(snap *snapshot.Snapshot, emit func(chan<- prometheus.Metric)) []prometheus.Metric {
+// of returns the families of snap, gathered the first time snap is seen.
+func (l *latestFamilies) of(snap *snapshot.Snapshot, gather func() ([]*dto.MetricFamily, error)) ([]*dto.MetricFamily, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.snap != snap {
-		ch := make(chan prometheus.Metric, 64)
-		go func() {
-			emit(ch)
-			close(ch)
-		}()
-		l.metrics = l.metrics[:0:0]
-		for m := range ch {
-			l.metrics = append(l.metrics, m)
-		}
+		l.families, l.err = gather()
 		l.snap = snap
 	}
-	return l.metrics
+	return l.families, l.err
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -163,7 +170,7 @@ type Options struct {
 // events (the block histograms) observe every snapshot source builds from
 // now on; make one Collector per source.
 func New(source *snapshot.Source, opts Options) *Collector {
-	c := &Collector{source: source, timeout: opts.Timeout, health: opts.Health, latest: &latestMetrics{}}
+	c := &Collector{source: source, timeout: opts.Timeout, health: opts.Health, latest: &latestFamilies{}}
 	for _, name := range opts.Collectors {
 		d := registry[name]
 		if d == nil {
@@ -219,8 +226,14 @@ func (c *Collector) WithContext(ctx context.Context) *Collector {
 	return &c2
 }
 
-// Collect fetches a snapshot and sends its metrics, monero_up last.
+// Collect fetches a snapshot and sends its metrics, monero_up last; a copy
+// made by Gatherer sends its own snapshot's, without the scrape duration.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c.snap != nil {
+		c.Emit(ch, c.snap)
+		ch <- gauge(upDesc, b2f(c.snap.Up()))
+		return
+	}
 	ctx := c.ctx
 	if ctx == nil {
 		var cancel context.CancelFunc
@@ -230,20 +243,60 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	snap := c.source.Get(ctx)
 	took := time.Since(start)
-	for _, m := range c.latest.of(snap, func(ch chan<- prometheus.Metric) { c.Emit(ch, snap) }) {
-		ch <- m
-	}
-	emitScrape(ch, snap, took)
-}
-
-func emitScrape(ch chan<- prometheus.Metric, snap *snapshot.Snapshot, took time.Duration) {
+	c.Emit(ch, snap)
 	ch <- gauge(scrapeDurationDesc, took.Seconds())
 	ch <- gauge(upDesc, b2f(snap.Up()))
 }
 
-// Emit sends the metrics of one snapshot, except monero_up and the scrape
-// duration, which belong to the request (Collect sends them), and the
-// histograms of the events observed so far.
+// Gatherer returns what a request serves: the metric families of a snapshot
+// fetched within ctx (shared with concurrent requests by the source) and
+// the request's own monero_scrape_duration_seconds. The families of a
+// snapshot are gathered once, by a registry holding a copy of c bound to it,
+// and shared by every request that gets the same snapshot.
+func (c *Collector) Gatherer(ctx context.Context) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		start := time.Now()
+		snap := c.source.Get(ctx)
+		took := time.Since(start)
+		mfs, err := c.latest.of(snap, func() ([]*dto.MetricFamily, error) {
+			bound := *c
+			bound.snap = snap
+			reg := prometheus.NewRegistry()
+			if err := reg.Register(&bound); err != nil {
+				return nil, fmt.Errorf("registering the collector: %w", err)
+			}
+			return reg.Gather()
+		})
+		duration, derr := scrapeDurationFamily(took)
+		if derr != nil {
+			return mfs, errors.Join(err, derr)
+		}
+		// A new slice, sorted by name as a registry's are; the shared
+		// one stays as it is.
+		i, _ := slices.BinarySearchFunc(mfs, duration.GetName(), func(mf *dto.MetricFamily, name string) int {
+			return strings.Compare(mf.GetName(), name)
+		})
+		return slices.Insert(slices.Clip(mfs), i, duration), err
+	})
+}
+
+// scrapeDurationFamily is monero_scrape_duration_seconds as a family.
+func scrapeDurationFamily(took time.Duration) (*dto.MetricFamily, error) {
+	var m dto.Metric
+	if err := gauge(scrapeDurationDesc, took.Seconds()).Write(&m); err != nil {
+		return nil, fmt.Errorf("writing the scrape duration: %w", err)
+	}
+	return &dto.MetricFamily{
+		Name:   proto.String(scrapeDurationName),
+		Help:   proto.String(scrapeDurationHelp),
+		Type:   dto.MetricType_GAUGE.Enum(),
+		Metric: []*dto.Metric{&m},
+	}, nil
+}
+
+// Emit sends the metrics of one snapshot, and the histograms of the events
+// observed so far, except monero_up and the scrape duration (Collect sends
+// them).
 func (c *Collector) Emit(ch chan<- prometheus.Metric, snap *snapshot.Snapshot) {
 	// A method may be called more than once (get_transactions in
 	// batches, by the txpool and last_block collectors): one series each.

@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +200,78 @@ func TestLint(t *testing.T) {
 		for _, p := range problems {
 			t.Errorf("%s: %s: %s", set, p.Metric, p.Text)
 		}
+	}
+}
+
+// Requests that get the same snapshot share its gathered families (the same
+// metrics, not copies); each has its own scrape duration, and what they get
+// is what Collect gives.
+func TestGathererSharesSnapshotFamilies(t *testing.T) {
+	info := fixtures.Load(t, fixtures.Busy, "get_info")
+	release := make(chan struct{})
+	srv := fixtures.NewServer(t, fixtures.Busy, map[string]http.HandlerFunc{
+		"get_info": func(w http.ResponseWriter, _ *http.Request) {
+			<-release
+			_, _ = w.Write(info)
+		},
+	})
+	c := newCollector(t, srv.URL, Names()...)
+
+	// The second request asks while the first one's get_info is under way,
+	// so it joins that fetch (snapshot.Source.Get).
+	gathered := make([][]*dto.MetricFamily, 2)
+	var wg sync.WaitGroup
+	gather := func(i int) {
+		mfs, err := c.Gatherer(t.Context()).Gather()
+		if err != nil {
+			t.Error(err)
+		}
+		gathered[i] = mfs
+	}
+	wg.Go(func() { gather(0) })
+	testenv.Eventually(t, "get_info asked", 5*time.Second, func() (bool, string) {
+		return srv.Calls("get_info") == 1, "no call yet"
+	})
+	wg.Go(func() { gather(1) })
+	time.Sleep(time.Second) // for the second to join the fetch
+	close(release)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if n := srv.Calls("get_info"); n != 1 {
+		t.Fatalf("two requests made %d get_info calls, want 1 shared", n)
+	}
+
+	byName := make([]map[string]*dto.MetricFamily, 2)
+	for i, mfs := range gathered {
+		byName[i] = map[string]*dto.MetricFamily{}
+		for j, mf := range mfs {
+			if j > 0 && mfs[j-1].GetName() >= mf.GetName() {
+				t.Fatalf("request %d: %s after %s: not sorted or twice", i, mf.GetName(), mfs[j-1].GetName())
+			}
+			byName[i][mf.GetName()] = mf
+		}
+		if byName[i]["monero_scrape_duration_seconds"] == nil || byName[i]["monero_up"] == nil {
+			t.Fatalf("request %d: no monero_up or monero_scrape_duration_seconds", i)
+		}
+	}
+	if byName[0]["monero_height"].GetMetric()[0] != byName[1]["monero_height"].GetMetric()[0] {
+		t.Error("the two requests got copies of monero_height, not the snapshot's shared metric")
+	}
+	if byName[0]["monero_scrape_duration_seconds"] == byName[1]["monero_scrape_duration_seconds"] {
+		t.Error("the two requests share a scrape duration")
+	}
+
+	// Collect (which fetches a snapshot of its own, the node's second, so
+	// fewer RPC calls) gives the same families.
+	collected := testenv.Gather(t, c)
+	for name := range collected {
+		if byName[0][name] == nil {
+			t.Errorf("%s: from Collect, not from Gatherer", name)
+		}
+	}
+	if len(collected) != len(byName[0]) {
+		t.Errorf("Collect gives %d families, Gatherer %d", len(collected), len(byName[0]))
 	}
 }

@@ -18,10 +18,10 @@ import (
 )
 
 // metricsHandler serves /metrics the way blackbox_exporter serves /probe and
-// mysqld_exporter /metrics: a registry made for each request holds the
-// collector bound to that request's deadline, gathered with the exporter's
-// own registry by promhttp. Concurrent requests still cost monerod one set
-// of RPC calls: they share the snapshot below the handler.
+// mysqld_exporter /metrics: a gatherer made for each request, bound to that
+// request's deadline, gathered with the exporter's own registry by promhttp.
+// Concurrent requests still cost monerod one set of RPC calls: they share
+// the snapshot below the handler, and the families gathered from it.
 type metricsHandler struct {
 	coll            *collector.Collector
 	own             prometheus.Gatherer
@@ -71,14 +71,7 @@ func (c *coalescedGatherer) Gather() ([]*dto.MetricFamily, error) {
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, h.timeout, h.offset, h.logger))
 	defer cancel()
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(h.coll.WithContext(ctx)); err != nil {
-		// Cannot happen with a fresh registry, but say so rather than panic.
-		h.logger.ErrorContext(r.Context(), "registering the collector", "err", err)
-		http.Error(w, "registering the collector failed", http.StatusInternalServerError)
-		return
-	}
 	// monerod's metrics first: gathering them makes the scrape's RPC calls,
 	// which the exporter's own request counters, gathered next, then count.
-	promhttp.HandlerFor(prometheus.Gatherers{reg, h.own}, h.opts).ServeHTTP(w, r)
+	promhttp.HandlerFor(prometheus.Gatherers{h.coll.Gatherer(ctx), h.own}, h.opts).ServeHTTP(w, r)
 }

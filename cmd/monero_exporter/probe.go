@@ -341,13 +341,7 @@ func (p *probes) serveProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(n.coll.WithContext(ctx)); err != nil {
-		p.logger.ErrorContext(r.Context(), "registering the collector", "err", err)
-		http.Error(w, "registering the collector failed", http.StatusInternalServerError)
-		return
-	}
-	promhttp.HandlerFor(reg, p.promh).ServeHTTP(w, r)
+	promhttp.HandlerFor(n.coll.Gatherer(ctx), p.promh).ServeHTTP(w, r)
 }
 
 // withTargets lets the health endpoints answer for another node when the

@@ -40,7 +40,7 @@ var (
 	upDesc = desc("up",
 		"1 when monerod answered get_info in this scrape, else 0 (and the node metrics are absent).")
 	scrapeDurationDesc = prometheus.NewDesc(scrapeDurationName, scrapeDurationHelp, nil, nil)
-	rpcSuccessDesc = desc("rpc_call_success",
+	rpcSuccessDesc     = desc("rpc_call_success",
 		"1 when the RPC calls of this method made to monerod in this scrape all succeeded, else 0. Calls whose answer is reused (it changes only with the tip, or the pool is the same) are not listed.", "method")
 	rpcDurationDesc = desc("rpc_call_duration_seconds",
 		"Time the RPC calls of this method made to monerod in this scrape took, added up (get_transactions is asked in batches of 100).", "method")

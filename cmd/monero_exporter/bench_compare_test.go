@@ -84,7 +84,7 @@ func compareContenders(t *testing.T, spec string) []contender {
 // are of the medians over rounds.
 func benchCompare(t *testing.T, node *monerodtest.Node, spec string, samples, loadSeconds, loadClients int) {
 	t.Helper()
-	ours := contender{label: "monero_exporter (this tree)", bin: testenv.ExporterBinary(t), path: "/metrics", args: func(rpcURL, listen string) []string {
+	ours := contender{label: "monero_exporter", bin: testenv.ExporterBinary(t), path: "/metrics", args: func(rpcURL, listen string) []string {
 		return []string{"--monerod.rpc-url=" + rpcURL, "--web.listen-address=" + listen, "--log.level=warn"}
 	}}
 	contenders := append([]contender{ours}, compareContenders(t, spec)...)
@@ -93,15 +93,16 @@ func benchCompare(t *testing.T, node *monerodtest.Node, spec string, samples, lo
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nexporters compared on one regtest node (%d sequential scrapes; then %d clients on the metrics path for %ds; RPC calls counted by a proxy in separate runs; %d rounds)\n",
 		samples, loadClients, loadSeconds, rounds)
-	fmt.Fprintf(&b, "%-30s %5s %9s %10s %9s %12s %9s %10s %9s %10s\n",
-		"exporter", "round", "families", "median", "calls", "complete/s", "complete", "incomplete", "errors", "calls/req")
+	fmt.Fprintf(&b, "%-28s %5s %8s %9s %6s %10s %8s %10s %6s %9s %9s %9s\n",
+		"exporter", "round", "families", "median", "calls", "complete/s", "complete", "incomplete", "errors", "calls/req", "cpu/req", "node/req")
 	perSec := make([][]float64, len(contenders))
 	for round := 1; round <= rounds; round++ {
 		for i, c := range contenders {
 			r := benchContender(t, node, c, samples, loadSeconds, loadClients)
 			perSec[i] = append(perSec[i], r.completePerSec)
-			fmt.Fprintf(&b, "%-30s %5d %9d %10s %9.2f %12.0f %9d %10d %9d %10.3f\n",
-				c.label, round, r.families, fmtDur(r.median), r.callsPerScrape, r.completePerSec, r.complete, r.incomplete, r.errors, r.callsPerRequest)
+			fmt.Fprintf(&b, "%-28s %5d %8d %9s %6.2f %10.0f %8d %10d %6d %9.3f %9s %9s\n",
+				c.label, round, r.families, fmtDur(r.median), r.callsPerScrape, r.completePerSec, r.complete, r.incomplete, r.errors, r.callsPerRequest,
+				fmtDur(r.cpuPerAnswer), fmtDur(r.nodeCPUPerAnswer))
 		}
 	}
 	ourMedian := medianOf(perSec[0])
@@ -127,6 +128,8 @@ type contenderResult struct {
 	callsPerScrape, callsPerRequest float64
 	complete, incomplete, errors    int64
 	completePerSec                  float64
+	// CPU time of the contender and of monerod per answer under load.
+	cpuPerAnswer, nodeCPUPerAnswer time.Duration
 }
 
 // benchContender measures c twice. Behind the counting proxy: the RPC calls
@@ -138,7 +141,7 @@ func benchContender(t *testing.T, node *monerodtest.Node, c contender, samples, 
 	t.Helper()
 	var r contenderResult
 	proxy, calls, closeProxy := countingProxy(t, node.URL())
-	withContender(t, c, proxy, func(get getter) {
+	withContender(t, c, proxy, func(get getter, _ int) {
 		families := idleFamilies(t, c, get)
 		const sequential = 50
 		before := calls.Load()
@@ -151,17 +154,22 @@ func benchContender(t *testing.T, node *monerodtest.Node, c contender, samples, 
 	// monerod serves 25 connections per address: the proxy's must not
 	// take the places of the contender's own.
 	closeProxy()
-	withContender(t, c, node.URL(), func(get getter) {
+	withContender(t, c, node.URL(), func(get getter, pid int) {
 		r.families = idleFamilies(t, c, get)
 		r.median = percentile(timeN(t, samples, get.ok(c)), 50)
+		cpu0, nodeCPU0 := cpuTime(t, pid), cpuTime(t, node.PID())
 		r.complete, r.incomplete, r.errors = loadOn(t, get, r.families, loadSeconds, loadClients)
+		answers := time.Duration(max(r.complete+r.incomplete, 1))
+		r.cpuPerAnswer = (cpuTime(t, pid) - cpu0) / answers
+		r.nodeCPUPerAnswer = (cpuTime(t, node.PID()) - nodeCPU0) / answers
 		r.completePerSec = float64(r.complete) / float64(loadSeconds)
 	})
 	return r
 }
 
-// A getter asks the contender for its metrics once.
-type getter func() (status int, body []byte, err error)
+// A getter asks the contender for its metrics once and counts the metric
+// families of the answer.
+type getter func() (status, families int, err error)
 
 // ok is get as timeN wants it: an error unless a 200.
 func (get getter) ok(c contender) func() error {
@@ -174,8 +182,9 @@ func (get getter) ok(c contender) func() error {
 	}
 }
 
-// withContender runs c against monerod at rpcURL while fn measures it.
-func withContender(t *testing.T, c contender, rpcURL string, fn func(get getter)) {
+// withContender runs c against monerod at rpcURL while fn measures it (pid
+// is c's process).
+func withContender(t *testing.T, c contender, rpcURL string, fn func(get getter, pid int)) {
 	t.Helper()
 	proc, addr := testenv.StartServer(t, 15*time.Second, c.bin, func(listen string) []string {
 		return c.args(rpcURL, listen)
@@ -183,15 +192,21 @@ func withContender(t *testing.T, c contender, rpcURL string, fn func(get getter)
 	defer func() { _ = proc.Stop() }()
 	target := "http://" + addr + c.path
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 10 * time.Second}
-	fn(func() (int, []byte, error) {
+	// Bodies are read into buffers used again, so that the load's own
+	// cost, on the same cores, grows little with the size of an answer.
+	buffers := sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	fn(func() (int, int, error) {
 		resp, err := client.Get(target)
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, err
 		}
 		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, body, err
-	})
+		buf, _ := buffers.Get().(*bytes.Buffer)
+		defer buffers.Put(buf)
+		buf.Reset()
+		_, err = buf.ReadFrom(resp.Body)
+		return resp.StatusCode, bytes.Count(buf.Bytes(), typeLine), err
+	}, proc.PID())
 }
 
 var typeLine = []byte("\n# TYPE ")
@@ -202,11 +217,11 @@ func idleFamilies(t *testing.T, c contender, get getter) int {
 	for range 20 { // warm up connections and caches
 		_, _, _ = get()
 	}
-	status, body, err := get()
+	status, families, err := get()
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("%s: idle scrape: %d %v", c.label, status, err)
 	}
-	return bytes.Count(body, typeLine)
+	return families
 }
 
 // loadOn has clients ask get for seconds and sorts the answers: complete (a
@@ -220,12 +235,12 @@ func loadOn(t *testing.T, get getter, families, seconds, clients int) (complete,
 	for range clients {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				status, body, err := get()
+				status, got, err := get()
 				switch {
 				case ctx.Err() != nil:
 				case err != nil:
 					bad.Add(1)
-				case status == http.StatusOK && bytes.Count(body, typeLine) >= families:
+				case status == http.StatusOK && got >= families:
 					ok.Add(1)
 				default:
 					partial.Add(1)

@@ -113,6 +113,11 @@ cleanup() {
   echo "demo-fleet stopped: nothing it started is running (logs and data in $DIR)"
   exit "$status"
 }
+# A script started with SIGINT ignored (in the background of another
+# script, say) cannot trap it: Ctrl-C will not reach it, say how to stop it.
+if [ -n "$(trap -p INT)" ]; then
+  echo "demo-fleet: SIGINT is ignored in this shell (started in the background?): stop it with kill $$" >&2
+fi
 trap cleanup EXIT
 trap 'cleanup 130' INT
 trap 'cleanup 143' TERM
@@ -339,7 +344,7 @@ if [ "$FAULTS" = 1 ]; then
 else
   echo "Run with DEMO_FAULTS=1 to watch node2 stall, fork and recover, and the alerts with it."
 fi
-echo "Press Ctrl-C to stop."
+echo "Press Ctrl-C (or kill $$) to stop."
 echo
 
 # The faults, on a timer: node2 is cut off from the fleet (its tip goes

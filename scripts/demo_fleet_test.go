@@ -108,7 +108,7 @@ func TestDemoFleet(t *testing.T) {
 	})
 
 	// The URLs, Prometheus' alerts page first.
-	out.waitFor(t, exited, "Press Ctrl-C to stop.", 150*time.Second)
+	out.waitFor(t, exited, "Press Ctrl-C (or kill ", 150*time.Second)
 	t.Logf("the demo was up after %v", time.Since(start).Round(time.Second))
 	urls := out.urls()
 	// Debian's Prometheus has its pages under /classic; upstream's at /.
@@ -265,6 +265,7 @@ func TestDemoFleet(t *testing.T) {
 	t.Logf("%v: MoneroNoPeers resolved", time.Since(start).Round(time.Second))
 
 	// Ctrl-C stops everything.
+	interrupted := time.Now()
 	if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +274,7 @@ func TestDemoFleet(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the demo still runs 60s after Ctrl-C")
 	}
+	t.Logf("stopped %v after Ctrl-C; its last lines:\n%s", time.Since(interrupted).Round(100*time.Millisecond), out.tail(3))
 	var exitErr *exec.ExitError
 	if !errors.As(waitErr, &exitErr) || exitErr.ExitCode() != 130 {
 		t.Errorf("after Ctrl-C the demo exited with %v, want status 130", waitErr)
@@ -420,6 +422,12 @@ func processesMentioning(s string) []process {
 		}
 	}
 	return found
+}
+
+// tail returns the last n lines written.
+func (l *lines) tail(n int) string {
+	all := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-n):], "\n")
 }
 
 // groupMembers describes the processes of process group pgid, from /proc.

@@ -81,34 +81,85 @@ rm -rf "$DIR" && mkdir -p "$DIR" && touch "$DIR/.demo-fleet"
 # Ctrl-C in a terminal reaches this script alone, which stops them in order,
 # instead of racing them to exit.
 #
-# Everything started goes into pids (and its name into names): the cleanup
-# stops each of them that still runs, by PID, and waits for it. Only this
-# shell's running jobs are signalled, so that a PID reused after one of ours
-# exited is left alone.
+# The script's own loops (node0's miner, the faults' timer) run in process
+# groups of their own (spawn_loop): the cleanup stops each loop with all it
+# runs at that moment (a curl, a sleep, a command substitution) by its
+# group, and waits until the group is empty.
+#
+# Everything started goes into pids (its name into names, a loop's group
+# into loops too). The cleanup first stops the loops, then the servers,
+# each by PID, waiting for it. Only live children of this shell are
+# signalled, so that a PID reused after one of ours exited is left alone.
 pids=()
 names=()
+loops=()
 started() { pids+=("$1"); names+=("$2"); }
+spawn_loop() { # spawn_loop NAME FUNCTION
+  set -m # only to give the loop its own process group
+  (
+    set +m
+    "$2"
+  ) &
+  set +m
+  started $! "$1"
+  loops+=($!)
+}
 name_of() {
   for i in "${!pids[@]}"; do [ "${pids[$i]}" = "$1" ] && echo "${names[$i]}"; done
 }
-cleanup() {
-  local status=${1:-$?} p running
-  trap - EXIT INT TERM
-  running=" $(jobs -rp | tr '\n' ' ') "
-  for p in "${pids[@]}"; do
-    [[ $running == *" $p "* ]] || continue
+alive() { # alive PID: a child of this shell that has not exited (from /proc)
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  read -r -a stat <<<"${stat##*) }" # state ppid ...
+  [ "${stat[0]}" != Z ] && [ "${stat[1]}" = $$ ]
+}
+running() { # running PID...: those of PID... that are alive
+  local p
+  for p; do alive "$p" && echo "$p"; done
+  return 0
+}
+stop() { # stop SECONDS PID...: SIGTERM, then SIGKILL after SECONDS
+  local seconds=$1 p
+  shift
+  for p in $(running "$@"); do
     kill -CONT "$p" 2>/dev/null || true
     kill -TERM "$p" 2>/dev/null || true
   done
-  # monerod takes 1-3 s to stop; whatever ignores SIGTERM for 20 s is killed.
-  for _ in $(seq 200); do
-    [ -z "$(jobs -rp)" ] && break
+  for _ in $(seq $((seconds * 10))); do
+    [ -z "$(running "$@")" ] && return 0
     sleep 0.1
   done
-  for p in $(jobs -rp); do
-    echo "$(name_of "$p") ignored SIGTERM for 20s: killing it" >&2
+  for p in $(running "$@"); do
+    echo "$(name_of "$p") ignored SIGTERM for ${seconds}s: killing it" >&2
     kill -KILL "$p" 2>/dev/null || true
   done
+}
+group_running() { # group_running PGID: a process of that group, not a zombie, is left
+  cat /proc/[0-9]*/stat 2>/dev/null |
+    awk -v g="$1" '{ sub(/.*\) /, "") } $3 == g && $1 != "Z" { found = 1 } END { exit !found }'
+}
+stop_loops() { # each running loop's group: SIGTERM, then SIGKILL after 10 s
+  local g left groups
+  groups=$(running "${loops[@]}") # a loop that ended by itself left nothing
+  for g in $groups; do kill -TERM -- "-$g" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    left=0
+    for g in $groups; do group_running "$g" && left=1; done
+    [ "$left" = 0 ] && return 0
+    sleep 0.1
+  done
+  for g in $groups; do
+    group_running "$g" || continue
+    echo "$(name_of "$g") still runs 10s after SIGTERM: killing it" >&2
+    kill -KILL -- "-$g" 2>/dev/null || true
+  done
+}
+cleanup() {
+  local status=${1:-$?}
+  trap - EXIT INT TERM
+  stop_loops
+  # monerod takes 1-3 s to stop.
+  stop 20 "${pids[@]}"
   wait 2>/dev/null || true
   echo "demo-fleet stopped: nothing it started is running (logs and data in $DIR)"
   exit "$status"
@@ -122,13 +173,8 @@ trap cleanup EXIT
 trap 'cleanup 130' INT
 trap 'cleanup 143' TERM
 
-# Background loops sleep in a child they kill when stopped, so that no sleep
-# outlives them: nap N, in a subshell that ran
-# `trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM`.
-nap() { sleep "$1" & wait $!; }
-
 rpc() { # rpc NODE METHOD PARAMS
-  curl -sS --max-time 60 "http://127.0.0.1:$(rpc_port "$1")/json_rpc" \
+  curl -sS --max-time 30 "http://127.0.0.1:$(rpc_port "$1")/json_rpc" \
     -d "{\"jsonrpc\":\"2.0\",\"id\":\"0\",\"method\":\"$2\",\"params\":$3}"
 }
 post() { # post NODE PATH BODY
@@ -150,7 +196,7 @@ until_ok() {
   for _ in $(seq $((seconds * 2))); do
     "$@" && return 0
     for p in "${pids[@]}"; do
-      kill -0 "$p" 2>/dev/null || die "$(name_of "$p") exited while waiting for $what; see its log in $DIR"
+      alive "$p" || die "$(name_of "$p") exited while waiting for $what; see its log in $DIR"
     done
     sleep 0.5
   done
@@ -205,14 +251,13 @@ same_height() {
 until_ok 60 "the blocks to reach every node" same_height
 say "the fleet is at height $(height 0); node0 mines a block every ${BLOCK_EVERY}s"
 
-(
-  trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM
+miner() {
   while :; do
-    nap "$BLOCK_EVERY"
+    sleep "$BLOCK_EVERY"
     mine 0 1 >/dev/null || true
   done
-) &
-started $! "node0's miner"
+}
+spawn_loop "node0's miner" miner
 
 targets=()
 for i in $(seq 0 $((NODES - 1))); do targets+=("127.0.0.1:$(rpc_port "$i")"); done
@@ -318,11 +363,11 @@ if ! curl -fs --max-time 2 -o /dev/null "http://$PROM_LISTEN/alerts" \
   && curl -fs --max-time 2 -o /dev/null "http://$PROM_LISTEN/classic/alerts"; then
   ui=/classic
 fi
-probes_up() {
-  curl -fs --max-time 2 "http://$PROM_LISTEN/api/v1/query" --data-urlencode 'query=count(up{job="monero"} == 1)' 2>/dev/null \
-    | grep -q "\"$NODES\"\]"
+targets_up() { # the nodes' probes and the exporter's /metrics
+  curl -fs --max-time 2 "http://$PROM_LISTEN/api/v1/query" --data-urlencode 'query=count(up == 1)' 2>/dev/null \
+    | grep -q "\"$((NODES + 1))\"\]"
 }
-until_ok 60 "Prometheus to scrape the $NODES nodes through /probe" probes_up
+until_ok 60 "Prometheus to scrape the $NODES nodes through /probe and the exporter" targets_up
 
 probe_url() { echo "http://$LISTEN/probe?target=${targets[$1]}&module=demo"; }
 health_url() { echo "http://$LISTEN/health?target=${targets[$1]}&module=demo"; }
@@ -352,17 +397,16 @@ echo
 # that was synchronized stays synchronized, so generateblocks works: a fork),
 # then is reconnected and reorganises onto the fleet's longer chain.
 faults() {
-  trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM
   set +e # a failed call is reported, not fatal
   local n=$((NODES - 1)) h fork_from fork_hash h0 inpeers
-  nap "$STALL_AFTER"
+  sleep "$STALL_AFTER"
   post "$n" /in_peers '{"in_peers":0}' >/dev/null
   post "$n" /out_peers '{"out_peers":0}' >/dev/null
   h=$(height "$n")
   say "node$n stalled: cut off from the fleet (in_peers 0), its tip stays at height $h while node0 mines on."
   say "  watch MoneroNoPeers and MoneroHealthCheckFailing (check=peers) go pending, then firing after $ALERT_FOR;"
   say "  MoneroLastBlockTooOld and the last_block check follow once its tip is older than $LAST_BLOCK_MAX_AGE."
-  nap "$FORK_AFTER"
+  sleep "$FORK_AFTER"
   fork_from=$(height "$n")
   say "node$n forks: still cut off, it mines its own blocks from height $fork_from on, one every $((2 * BLOCK_EVERY))s."
   say "  its tip is fresh again: MoneroLastBlockTooOld and the last_block check resolve, yet it follows"
@@ -374,7 +418,7 @@ faults() {
   [ -n "$fork_hash" ] && say "  node$n's block at height $fork_from: $fork_hash; node0's: $(hash_at 0 "$fork_from")"
   local end=$((SECONDS + HEAL_AFTER))
   while [ $SECONDS -lt $end ]; do
-    nap $((end - SECONDS < 2 * BLOCK_EVERY ? end - SECONDS : 2 * BLOCK_EVERY))
+    sleep $((end - SECONDS < 2 * BLOCK_EVERY ? end - SECONDS : 2 * BLOCK_EVERY))
     [ $SECONDS -lt $end ] && mine "$n" 1 >/dev/null
   done
   # node2 reorganises only onto a longer chain: make sure the fleet's is.
@@ -385,7 +429,7 @@ faults() {
   say "node$n reconnected (in_peers $inpeers): node0 dials it again within 10s, and it reorganises onto the"
   say "  fleet's longer chain, dropping its own blocks. Watch every alert resolve."
   for _ in $(seq 120); do
-    nap 0.5
+    sleep 0.5
     h0=$(top_hash 0)
     if [ -n "$h0" ] && [ "$(top_hash "$n")" = "$h0" ]; then
       say "node$n is back on the fleet's chain at height $(height "$n"); its block at height $fork_from is now $(hash_at "$n" "$fork_from")."
@@ -396,8 +440,7 @@ faults() {
   say "node$n has not caught up with node0 after 60s; see $DIR/node$n.log"
 }
 if [ "$FAULTS" = 1 ]; then
-  faults &
-  started $! "the faults' timer"
+  spawn_loop "the faults' timer" faults
 fi
 
 # Until Ctrl-C, DEMO_RUN_SECONDS, or a part of the stack exiting.

@@ -66,9 +66,11 @@ func TestDemoFleet(t *testing.T) {
 		// A backstop: the test stops the demo with SIGINT long before.
 		"DEMO_RUN_SECONDS=300",
 	)
-	// Its own process group, as a shell gives a command: SIGINT to the
-	// group is Ctrl-C. If the test binary dies, the script is told to stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// Its own session and process group, as a terminal gives a command:
+	// SIGINT to the group is Ctrl-C, and whatever the script starts stays
+	// in the session unless it leaves it. If the test binary dies, the
+	// script is told to stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	out := &lines{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// A process that kept the script's output open would hold Wait.
@@ -77,7 +79,7 @@ func TestDemoFleet(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pgid := cmd.Process.Pid
+	pgid := cmd.Process.Pid // and the session's id
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
@@ -93,10 +95,10 @@ func TestDemoFleet(t *testing.T) {
 				<-exited
 			}
 		}
-		// The servers run in sessions of their own: if the script could
-		// not stop them, they are found by the directory in their
-		// arguments.
-		for _, p := range processesMentioning(dir) {
+		// What the script could not stop: its loops, in the session, and
+		// the servers, in sessions of their own, found by the directory
+		// in their arguments.
+		for _, p := range append(sessionMembers(pgid), processesMentioning(dir)...) {
 			_ = syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 		if t.Failed() {
@@ -282,15 +284,15 @@ func TestDemoFleet(t *testing.T) {
 	if !strings.Contains(out.String(), "demo-fleet stopped: nothing it started is running") {
 		t.Errorf("the demo did not say it stopped")
 	}
-	// The script's own loops are in its process group; the servers, in
-	// sessions of their own, name the demo's directory in their arguments.
-	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("processes of the demo's group remain after Ctrl-C (kill -0 -%d: %v): %s", pgid, err, groupMembers(pgid))
+	// The script's own loops are in its session; the servers, in sessions
+	// of their own, name the demo's directory in their arguments.
+	if left := sessionMembers(pgid); len(left) > 0 {
+		t.Errorf("processes of the demo's session remain after Ctrl-C: %+v", left)
 	}
 	if left := processesMentioning(dir); len(left) > 0 {
 		t.Errorf("processes started by the demo remain: %+v", left)
 	}
-	t.Logf("the whole run took %v", time.Since(start).Round(time.Second))
+	t.Logf("the whole run took %v; the demo's output:\n%s", time.Since(start).Round(time.Second), out.String())
 }
 
 // freePortBase finds PORT_BASE for the script: the ports it uses (base,
@@ -430,27 +432,30 @@ func (l *lines) tail(n int) string {
 	return strings.Join(all[max(0, len(all)-n):], "\n")
 }
 
-// groupMembers describes the processes of process group pgid, from /proc.
-func groupMembers(pgid int) string {
-	var out []string
+// sessionMembers lists the processes of session sid that run, from /proc.
+// A zombie has exited: one whose parent exited first waits for init to
+// reap it, which may take a second or two.
+func sessionMembers(sid int) []process {
+	var found []process
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range stats {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp ...
+		// pid (comm) state ppid pgrp session ...
 		st := string(b)
 		i := strings.LastIndexByte(st, ')')
 		if i < 0 {
 			continue
 		}
 		f := strings.Fields(st[i+1:])
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
-			out = append(out, st[:i+1]+" state "+f[0]+" ppid "+f[1])
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && len(f) > 3 && f[3] == strconv.Itoa(sid) && f[0] != "Z" {
+			found = append(found, process{pid, st[:i+1] + " " + f[0]})
 		}
 	}
-	return strings.Join(out, "; ")
+	return found
 }
 
 func tail(path string, n int) string {

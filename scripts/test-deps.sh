@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The programs the integration tests run: monerod and monero-wallet-rpc
 # (Debian's monero), prometheus and promtool (prometheus), amtool and
-# prometheus-alertmanager (prometheus-alertmanager), curl (the fleet demo).
-# As root with apt-get, install the packages that are missing; elsewhere
-# say in one line what will be skipped and how to get it. With CI set, the tests fail instead of skipping, so a missing program
-# is an error here too.
+# prometheus-alertmanager (prometheus-alertmanager), and curl (which the
+# demo's script, run by TestDemoFleet, uses). As root with apt-get, install
+# the packages that are missing; elsewhere say in one line what will be
+# skipped and how to get it. With CI set, the tests fail instead of
+# skipping, so a missing program is an error here too.
 set -euo pipefail
 
 declare -A pkg_of=(

@@ -214,9 +214,10 @@ func (x mixin) Node() (*Dashboard, error) {
 
 	l.row("Transaction pool")
 	add(l, 8, 8, timeseriesPanel("Pool transactions",
-		"Transactions in the pool, and those that failed verification, are double spends, were not relayed, or have waited more than 10 minutes (monero_tx_pool_*_transactions).",
+		"Transactions in the pool, and those that failed verification, are double spends, were not relayed, or have waited more than 10 minutes (monero_tx_pool_*_transactions); and those whose fee, size and arrival the exporter knows (monero_tx_pool_known_transactions), which the fee and age panels cover: below all, the exporter is still fetching a large pool (at most 2000 transactions a scrape).",
 		"none",
 		q(x.m("monero_tx_pool_transactions"), x.node("all")),
+		q(x.m("monero_tx_pool_known_transactions"), x.node("known to the exporter")),
 		q(x.m("monero_tx_pool_failing_transactions"), x.node("failing")),
 		q(x.m("monero_tx_pool_double_spend_transactions"), x.node("double spend")),
 		q(x.m("monero_tx_pool_not_relayed_transactions"), x.node("not relayed")),
@@ -459,6 +460,15 @@ func (x mixin) Fleet() (*Dashboard, error) {
 	add(l, 24, 7, stacked(timeseriesPanel("Firing alerts by severity",
 		"Monero alerts firing for the selected nodes, by severity (Prometheus's ALERTS series).",
 		"none", q(`count by (severity) (`+x.m("ALERTS", `alertname=~"Monero.*"`, `alertstate="firing"`)+`)`, "{{severity}}"))))
+
+	l.row("Reference nodes")
+	add(l, 12, 7, stateTimelinePanel("Chain agreement with reference nodes",
+		"Whether each reference node holds the node's own top block at the node's height (monero_reference_agrees): fork (red) means one of the two follows another chain, as MoneroChainFork sees it. Gaps where a reference did not answer or is behind the node; empty without --chain.reference or a probe module's references.",
+		valueMap(state{"fork", "red"}, state{"agrees", "green"}),
+		q(x.m("monero_reference_agrees"), x.node("{{reference}}"))))
+	add(l, 12, 7, timeseriesPanel("Height against reference nodes",
+		"Each reference node's height minus the node's (monero_reference_height - monero_height): above 0 the reference is ahead, and a node that stays behind all of its references is not syncing.",
+		"none", q(x.m("monero_reference_height")+" - ignoring (reference) group_left "+x.m("monero_height"), x.node("{{reference}}"))))
 
 	return l.finish()
 }

@@ -17,15 +17,7 @@ import (
 // replaying a busy node's answers: the exporter's own cost per scrape, with
 // loopback HTTP to the fake included.
 func BenchmarkMetricsHandler(b *testing.B) {
-	srv := memoryNode(b)
-	cfg, err := parseConfig([]string{"--monerod.rpc-url=" + srv.URL}, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := newHandler(cfg, promslog.NewNopLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := benchHandler(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()
@@ -36,6 +28,21 @@ func BenchmarkMetricsHandler(b *testing.B) {
 			b.Fatal(w.Code)
 		}
 	}
+}
+
+// benchHandler is the exporter's handler against memoryNode.
+func benchHandler(b *testing.B) http.Handler {
+	b.Helper()
+	srv := memoryNode(b)
+	cfg, err := parseConfig([]string{"--monerod.rpc-url=" + srv.URL}, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := newHandler(cfg, promslog.NewNopLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
 }
 
 // memoryNode answers like the busy fixture node from memory, so that the
@@ -74,15 +81,7 @@ func memoryNode(b *testing.B) *httptest.Server {
 // requests at once per core, sharing snapshots as concurrent scrapes do. Its
 // figures per request are what the load part of make bench pays.
 func BenchmarkMetricsHandlerParallel(b *testing.B) {
-	srv := memoryNode(b)
-	cfg, err := parseConfig([]string{"--monerod.rpc-url=" + srv.URL}, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := newHandler(cfg, promslog.NewNopLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := benchHandler(b)
 	b.ReportAllocs()
 	b.SetParallelism(25)
 	b.RunParallel(func(pb *testing.PB) {

@@ -130,8 +130,10 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 			Envar("HEALTH_CHECKS").String()
 		maxBehindRef = app.Flag("health.max-blocks-behind-reference", "The chain check fails when the best reference node (--chain.reference) is more than this many blocks ahead.").
 				Default(strconv.FormatUint(health.DefaultMaxBlocksBehindReference, 10)).Envar("HEALTH_MAX_BLOCKS_BEHIND_REFERENCE").Uint64()
-		references = app.Flag("chain.reference", "A reference node (repeatable): another node of the fleet or a trusted public node, as host, host:port (port --monerod.rpc-port) or an http:// or https:// URL, without login. Every snapshot compares monerod's block at its height with the reference's, for the chain check and the monero_reference_* metrics.").
+		references = app.Flag("chain.reference", "A reference node (repeatable): another node of the fleet or a trusted public node, as host, host:port (port --monerod.rpc-port) or an http:// or https:// URL, without login (unless --chain.reference-login). Every snapshot compares monerod's block at its height with the reference's, for the chain check and the monero_reference_* metrics.").
 				Strings()
+		referenceLogin = app.Flag("chain.reference-login", "Reach every --chain.reference as a node of monerod's own fleet: with --monerod.rpc-user's login, the --monerod.tls-* settings (https:// references), and --monerod.rpc-url's scheme for an address written without one. Off by default, so that a public reference is never sent the node's password.").
+				Envar("CHAIN_REFERENCE_LOGIN").Bool()
 	)
 	// One flag per registered collector, as node_exporter does.
 	collectorFlags := map[string]*bool{}
@@ -228,7 +230,29 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	if (cfg.tlsCAFile != "" || cfg.tlsSkipVerify) && cfg.rpcURL.Scheme != "https" {
 		return nil, errors.New("--monerod.tls-* options need an https:// --monerod.rpc-url")
 	}
+	if *referenceLogin {
+		if len(cfg.references) == 0 {
+			return nil, errors.New("--chain.reference-login needs at least one --chain.reference")
+		}
+		for i := range cfg.references {
+			cfg.references[i].reachAsFleet(cfg, !strings.Contains((*references)[i], "://"))
+		}
+	}
 	return cfg, nil
+}
+
+// reachAsFleet gives a reference the node's own login and TLS settings, as
+// a probe module does for the references written as addresses; an address
+// written without a scheme (bare) takes the node's. TLS settings go only to
+// https:// references, as a client refuses them for http://.
+func (r *referenceConfig) reachAsFleet(cfg *config, bare bool) {
+	if bare {
+		r.url.Scheme = cfg.rpcURL.Scheme
+	}
+	r.user, r.password = cfg.rpcUser, cfg.rpcPassword
+	if r.url.Scheme == "https" {
+		r.tlsCAFile, r.tlsSkipVerify = cfg.tlsCAFile, cfg.tlsSkipVerify
+	}
 }
 
 // healthConfig builds the checks' thresholds. The last block's max age of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -235,6 +236,33 @@ func TestParseConfig(t *testing.T) {
 		{name: "reference to itself", args: []string{"--monerod.rpc-url=node1:18089", "--chain.reference=http://node1:18089"}, wantErr: "--chain.reference: node1:18089 is --monerod.rpc-url itself"},
 		{name: "reference twice", args: []string{"--chain.reference=node2", "--chain.reference=http://node2:18081"}, wantErr: "--chain.reference: node2:18081 is given twice"},
 		{name: "reference with credentials", args: []string{"--chain.reference=http://u:hunter2@node2"}, wantErr: "--chain.reference: monerod address must not carry credentials"},
+		{name: "references reached as the fleet", env: map[string]string{"MONEROD_RPC_PASSWORD": "hunter2"}, args: []string{
+			"--monerod.rpc-url=https://node1:18089", "--monerod.rpc-user=alice", "--monerod.tls-ca-file=/etc/ca.pem", "--chain.reference-login",
+			"--chain.reference=node2", "--chain.reference=http://node3:18081", "--chain.reference=https://node4",
+		}, check: func(t *testing.T, c *config) {
+			var got []string
+			for _, r := range c.references {
+				got = append(got, fmt.Sprintf("%s %s:%s ca=%s skip=%v", r.url, r.user, r.password, r.tlsCAFile, r.tlsSkipVerify))
+			}
+			// A bare address takes the node's scheme; TLS settings go to
+			// https:// references only.
+			want := []string{
+				"https://node2:18081 alice:hunter2 ca=/etc/ca.pem skip=false",
+				"http://node3:18081 alice:hunter2 ca= skip=false",
+				"https://node4:18081 alice:hunter2 ca=/etc/ca.pem skip=false",
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("references:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}},
+		{name: "references without the fleet's login", env: map[string]string{"MONEROD_RPC_PASSWORD": "hunter2"}, args: []string{
+			"--monerod.rpc-url=https://node1:18089", "--monerod.rpc-user=alice", "--monerod.tls-insecure-skip-verify", "--chain.reference=node2",
+		}, check: func(t *testing.T, c *config) {
+			if r := c.references[0]; r.url.String() != "http://node2:18081" || r.user != "" || r.password != "" || r.tlsSkipVerify {
+				t.Fatalf("reference %+v", r)
+			}
+		}},
+		{name: "reference login without reference", args: []string{"--chain.reference-login"}, wantErr: "--chain.reference-login needs at least one --chain.reference"},
 		{name: "chain check without reference", args: []string{"--health.checks=monerod,chain"}, wantErr: "the chain check is enabled but no reference node is set"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "unknown long flag"},
 		{name: "bad log level", args: []string{"--log.level=loud"}, wantErr: "loud"},
@@ -245,7 +273,7 @@ func TestParseConfig(t *testing.T) {
 			// common); empty is unset for every variable read.
 			for _, k := range []string{
 				"MONEROD_URL", "MONEROD_RPC_URL", "MONEROD_RPC_PORT", "MONEROD_P2P_PORT", "CONSIDER_P2P_STATUS",
-				"HTTP_TIMEOUT", "MONEROD_TIMEOUT", "PORT", "OFFSET", "OFFSET_UNIT", "HEALTH_P2P_ADDRESS", "HEALTH_CHECKS", "HEALTH_MAX_BLOCKS_BEHIND_REFERENCE",
+				"HTTP_TIMEOUT", "MONEROD_TIMEOUT", "PORT", "OFFSET", "OFFSET_UNIT", "HEALTH_P2P_ADDRESS", "HEALTH_CHECKS", "HEALTH_MAX_BLOCKS_BEHIND_REFERENCE", "CHAIN_REFERENCE_LOGIN",
 			} {
 				t.Setenv(k, "")
 			}

@@ -339,3 +339,38 @@ func TestIntegrationHealthAgreesWithMetrics(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// A fleet behind --rpc-login: a reference node with the same login answers
+// only when --chain.reference-login sends it, and the password shows
+// nowhere.
+func TestIntegrationReferenceLogin(t *testing.T) {
+	monerodtest.Require(t)
+	t.Parallel()
+	const secret = "fleet-pw-71c2"
+	node := monerodtest.Start(t, monerodtest.Options{Login: "alice:" + secret})
+	ref := monerodtest.Start(t, monerodtest.Options{Login: "alice:" + secret})
+	ref.Mine(t, 2)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--monerod.rpc-url=" + node.URL(), "--monerod.rpc-user=alice", "--monerod.rpc-password-file=" + pwFile, "--chain.reference=" + ref.RPCAddr}
+	refName := ref.RPCAddr
+
+	_, mfs := scrape(t, startExporter(t, args...).URL, nil)
+	if up := testenv.MustValue(t, mfs, "monero_reference_up", "reference", refName); up != 0 {
+		t.Errorf("monero_reference_up = %v without --chain.reference-login: the reference was sent a login", up)
+	}
+
+	exp := startExporter(t, append(args, "--chain.reference-login")...)
+	body, mfs := scrape(t, exp.URL, nil)
+	if up := testenv.MustValue(t, mfs, "monero_reference_up", "reference", refName); up != 1 {
+		t.Fatalf("monero_reference_up = %v with --chain.reference-login", up)
+	}
+	if h := testenv.MustValue(t, mfs, "monero_reference_height", "reference", refName); h != 3 {
+		t.Errorf("monero_reference_height = %v, want 3 (genesis and 2 mined)", h)
+	}
+	if strings.Contains(body, secret) || strings.Contains(exp.Logs.String(), secret) {
+		t.Error("the password appears in metrics or logs")
+	}
+}

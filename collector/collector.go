@@ -112,12 +112,10 @@ var (
 )
 
 // Collector is a prometheus.Collector for one monerod. Collect fetches a
-// snapshot (shared with concurrent requests by the source) within the
-// deadline of the context the collector is bound to, or its default timeout.
-// Handlers serve it through Gatherer, which gathers each snapshot once.
+// snapshot (shared with concurrent requests by the source) within its
+// default timeout. Handlers serve it through Gatherer, which bounds the
+// fetch by the request's deadline and gathers each snapshot once.
 type Collector struct {
-	// ctx bounds Collect when set (WithContext).
-	ctx context.Context
 	// snap, when set, is the snapshot Collect sends, without fetching:
 	// Gatherer's registry holds such a copy.
 	snap    *snapshot.Snapshot
@@ -218,14 +216,6 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// WithContext returns a copy of c whose Collect asks for its snapshot within
-// ctx, as http.Request.WithContext does for a request.
-func (c *Collector) WithContext(ctx context.Context) *Collector {
-	c2 := *c
-	c2.ctx = ctx
-	return &c2
-}
-
 // Collect fetches a snapshot and sends its metrics, monero_up last; a copy
 // made by Gatherer sends its own snapshot's, without the scrape duration.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
@@ -234,12 +224,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- gauge(upDesc, b2f(c.snap.Up()))
 		return
 	}
-	ctx := c.ctx
-	if ctx == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
 	start := time.Now()
 	snap := c.source.Get(ctx)
 	took := time.Since(start)

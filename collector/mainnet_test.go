@@ -261,7 +261,7 @@ func TestTxPoolLearnsWithinTheDeadline(t *testing.T) {
 	last := 0.0
 	for range 3 {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		mfs := testenv.Gather(t, c.WithContext(ctx))
+		mfs := testenv.GatherFrom(t, c.Gatherer(ctx))
 		cancel()
 		if v := testenv.MustValue(t, mfs, "monero_scrape_collector_success", "collector", "txpool"); v != 1 {
 			t.Fatal("txpool failed on a slow node instead of stopping in time")

@@ -188,15 +188,11 @@ func waitQuery(t *testing.T, base, query, what string, ok func(map[string]float6
 // promQuery returns an instant query's values by instance, and the raw answer.
 func promQuery(t *testing.T, base, query string) (map[string]float64, string) {
 	t.Helper()
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/api/v1/query?query="+url.QueryEscape(query), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := testenv.Fetch(t, nil, req)
 	var r struct {
 		Data struct {
 			Result []struct {

@@ -106,15 +106,7 @@ func do(t *testing.T, method, u string, header map[string]string) (int, string, 
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testenv.Fetch(t, nil, req)
 	return resp.StatusCode, string(b), resp.Header.Get("Content-Type")
 }
 

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,15 +93,11 @@ func GatherFrom(t testing.TB, g prometheus.Gatherer) map[string]*dto.MetricFamil
 // by family name.
 func Scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := Fetch(t, nil, req)
 	mfs, err := ParseExposition(string(b))
 	if err != nil {
 		t.Fatalf("%s: %v", url, err)

@@ -157,11 +157,11 @@ func benchContender(t *testing.T, node *monerodtest.Node, c contender, samples, 
 	withContender(t, c, node.URL(), func(get getter, pid int) {
 		r.families = idleFamilies(t, c, get)
 		r.median = percentile(timeN(t, samples, get.ok(c)), 50)
-		cpu0, nodeCPU0 := cpuTime(t, pid), cpuTime(t, node.PID())
+		cpu0, nodeCPU0 := testenv.CPUTime(t, pid), testenv.CPUTime(t, node.PID())
 		r.complete, r.incomplete, r.errors = loadOn(t, get, r.families, loadSeconds, loadClients)
 		answers := time.Duration(max(r.complete+r.incomplete, 1))
-		r.cpuPerAnswer = (cpuTime(t, pid) - cpu0) / answers
-		r.nodeCPUPerAnswer = (cpuTime(t, node.PID()) - nodeCPU0) / answers
+		r.cpuPerAnswer = (testenv.CPUTime(t, pid) - cpu0) / answers
+		r.nodeCPUPerAnswer = (testenv.CPUTime(t, node.PID()) - nodeCPU0) / answers
 		r.completePerSec = float64(r.complete) / float64(loadSeconds)
 	})
 	return r

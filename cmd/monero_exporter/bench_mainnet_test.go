@@ -143,7 +143,7 @@ func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult 
 		last = body
 		time.Sleep(time.Second)
 	}
-	bytes0, calls0, cpu0 := node.BytesSent(), node.TotalCalls(), cpuTime(t, pid)
+	bytes0, calls0, cpu0 := node.BytesSent(), node.TotalCalls(), testenv.CPUTime(t, pid)
 	var took []time.Duration
 	for range scrapes {
 		start := time.Now()
@@ -160,8 +160,8 @@ func benchMainnetOne(t *testing.T, bin string, pool, scrapes int) mainnetResult 
 		warmupBytes:    float64(bytes0),
 		bytesPerScrape: float64(node.BytesSent()-bytes0) / float64(scrapes),
 		callsPerScrape: float64(node.TotalCalls()-calls0) / float64(scrapes),
-		cpuPerScrape:   (cpuTime(t, pid) - cpu0) / time.Duration(scrapes),
-		maxRSS:         peakRSS(t, pid),
+		cpuPerScrape:   (testenv.CPUTime(t, pid) - cpu0) / time.Duration(scrapes),
+		maxRSS:         testenv.PeakRSS(t, pid),
 	}
 	slices.Sort(took)
 	r.median, r.p99 = percentile(took, 50), percentile(took, 99)
@@ -198,37 +198,6 @@ func learning(t *testing.T, body string) bool {
 	}
 	known, pool := testenv.Series(mfs, "monero_tx_pool_known_transactions"), testenv.Series(mfs, "monero_tx_pool_transactions")
 	return known != nil && pool != nil && testenv.Value(known) < testenv.Value(pool)
-}
-
-// cpuTime is a process's user and system CPU time, from /proc.
-func cpuTime(t *testing.T, pid int) time.Duration {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	const ticks = 100 // USER_HZ on Linux
-	return time.Duration((utime + stime) / ticks * float64(time.Second))
-}
-
-// peakRSS is a process's highest resident memory so far (VmHWM), in MiB.
-func peakRSS(t *testing.T, pid int) float64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 func fmtBytes(n float64) string {

@@ -236,19 +236,50 @@ func FreePort(t testing.TB) int {
 // RSS reads a process's resident memory from /proc, in MiB.
 func RSS(t testing.TB, pid int) float64 {
 	t.Helper()
+	return statusMiB(t, pid, "VmRSS")
+}
+
+// PeakRSS reads the highest resident memory a process has had so far
+// (VmHWM), in MiB.
+func PeakRSS(t testing.TB, pid int) float64 {
+	t.Helper()
+	return statusMiB(t, pid, "VmHWM")
+}
+
+// statusMiB reads a memory field of /proc/PID/status, in MiB.
+func statusMiB(t testing.TB, pid int, field string) float64 {
+	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			if err != nil {
-				t.Fatalf("VmRSS of %d: %v", pid, err)
+				t.Fatalf("%s of %d: %v", field, pid, err)
 			}
 			return kb / 1024
 		}
 	}
-	t.Fatalf("no VmRSS for process %d", pid)
+	t.Fatalf("no %s for process %d", field, pid)
 	return 0
+}
+
+// CPUTime is a process's user and system CPU time so far, from /proc.
+func CPUTime(t testing.TB, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("CPU time of %d: %q", pid, b)
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration((utime + stime) / ticks * float64(time.Second))
 }
